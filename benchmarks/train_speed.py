@@ -1,0 +1,178 @@
+"""Training speed: vae_lib.fit against the official PyTorch VAE example, side by side.
+
+Both train the same model (784-400-20, Adam 1e-3, batch 128, BCE summed + KL) on the same
+data, in one process, alternating run by run so that both see the same machine load:
+
+(a) the reference loop of the PyTorch example: a per-item Dataset turning uint8 images into
+    [0, 1] tensors, fed through a DataLoader, ``loss.item()`` every step;
+(b) ``vae_lib.fit`` on a ``VAE(latent_dim=20, hidden=(400,))``.
+
+Prints images/s, the fraction of the compute bound each reaches (FLOPs per training image x
+images/s / the measured float32 matmul rate), the test loss after the last epoch, and the
+ratio last: ``ratio: X.XX`` = fit's images/s / the reference's.
+
+    VAE_LIB_DATA=../shared/data/mnist python benchmarks/train_speed.py            # 10 epochs
+    python benchmarks/train_speed.py --quick                                       # smoke run
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+import vae_lib
+
+# ---------------------------------------------------------------- (a) the reference example
+
+
+class ReferenceVAE(nn.Module):
+    """The model of the official PyTorch VAE example (examples/vae/main.py)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 400)
+        self.fc21 = nn.Linear(400, 20)
+        self.fc22 = nn.Linear(400, 20)
+        self.fc3 = nn.Linear(20, 400)
+        self.fc4 = nn.Linear(400, 784)
+
+    def encode(self, x):
+        h1 = F.relu(self.fc1(x))
+        return self.fc21(h1), self.fc22(h1)
+
+    def reparameterize(self, mu, logvar):
+        std = torch.exp(0.5 * logvar)
+        eps = torch.randn_like(std)
+        return mu + eps * std
+
+    def decode(self, z):
+        h3 = F.relu(self.fc3(z))
+        return torch.sigmoid(self.fc4(h3))
+
+    def forward(self, x):
+        mu, logvar = self.encode(x.view(-1, 784))
+        z = self.reparameterize(mu, logvar)
+        return self.decode(z), mu, logvar
+
+
+def reference_loss(recon_x, x, mu, logvar):
+    bce = F.binary_cross_entropy(recon_x, x.view(-1, 784), reduction="sum")
+    kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return bce + kld
+
+
+class MNISTItems(Dataset):
+    """Per-item access, as torchvision's MNIST with ``transforms.ToTensor()``."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray):
+        self.images, self.labels = images, labels
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return torch.from_numpy(self.images[i]).float().div(255).unsqueeze(0), int(self.labels[i])
+
+
+def run_reference(train, test, epochs: int, seed: int):
+    torch.manual_seed(seed)
+    model = ReferenceVAE()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loader = DataLoader(MNISTItems(*train), batch_size=128, shuffle=True)
+    test_loader = DataLoader(MNISTItems(*test), batch_size=128, shuffle=False)
+    seconds = 0.0
+    for _ in range(epochs):
+        model.train()
+        start = time.perf_counter()
+        train_loss = 0.0
+        for data, _ in loader:
+            optimizer.zero_grad()
+            recon, mu, logvar = model(data)
+            loss = reference_loss(recon, data, mu, logvar)
+            loss.backward()
+            train_loss += loss.item()
+            optimizer.step()
+        seconds += time.perf_counter() - start
+    model.eval()
+    test_loss = 0.0
+    with torch.no_grad():
+        for data, _ in test_loader:
+            recon, mu, logvar = model(data)
+            test_loss += reference_loss(recon, data, mu, logvar).item()
+    return len(train[0]) * epochs / seconds, test_loss / len(test[0])
+
+
+# ---------------------------------------------------------------- (b) vae_lib.fit
+
+
+def run_vae_lib(train, test, epochs: int, seed: int):
+    torch.manual_seed(seed)
+    model = vae_lib.VAE(latent_dim=20, hidden=(400,))
+    history = vae_lib.fit(model, train[0], epochs=epochs, test=test[0], seed=seed, device="cpu",
+                          progress=False)
+    return history.images_per_second, history.test["total"][-1]
+
+
+# ---------------------------------------------------------------- measurement
+
+
+FLOPS_PER_IMAGE = 3 * 2 * (784 * 400 + 400 * 40 + 20 * 400 + 400 * 784)  # forward + backward (2x)
+
+
+def matmul_rate(seconds: float = 1.0) -> float:
+    """Measured float32 matmul FLOP/s at the shapes of the model's biggest layer."""
+    a, b = torch.randn(128, 784), torch.randn(784, 400)
+    for _ in range(20):
+        a @ b
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for _ in range(50):
+            a @ b
+        n += 50
+    return 2 * 128 * 784 * 400 * n / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=1, help="alternating runs of each loop")
+    parser.add_argument("--quick", action="store_true", help="1 epoch on the shipped subset (a smoke run)")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    subset = "small" if args.quick else None
+    epochs = 1 if args.quick else args.epochs
+    train = vae_lib.load_mnist("train", subset=subset)
+    test = vae_lib.load_mnist("test", subset=subset)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {len(train[0])} training images,"
+          f" {epochs} epochs, {args.repeats} alternating repeats")
+
+    rates = {"reference": [], "vae_lib.fit": []}
+    losses = {"reference": [], "vae_lib.fit": []}
+    flops = []
+    for r in range(args.repeats):
+        flops.append(matmul_rate())
+        for name, run in (("reference", run_reference), ("vae_lib.fit", run_vae_lib)):
+            ips, loss = run(train, test, epochs, args.seed + r)
+            rates[name].append(ips)
+            losses[name].append(loss)
+            print(f"  run {r + 1} {name:12s} {ips:9,.0f} images/s  test loss {loss:8.2f} nats", flush=True)
+    peak = statistics.median(flops)
+    bound = peak / FLOPS_PER_IMAGE
+    print(f"\nmeasured matmul rate {peak / 1e9:.1f} GFLOP/s; {FLOPS_PER_IMAGE / 1e6:.2f} MFLOP per training image;"
+          f" compute bound {bound:,.0f} images/s")
+    print(f"{'loop':14s} {'images/s':>10s} {'of bound':>9s} {'test loss':>10s}")
+    for name in rates:
+        ips = statistics.median(rates[name])
+        print(f"{name:14s} {ips:10,.0f} {ips / bound:9.1%} {statistics.median(losses[name]):10.2f}")
+    ratio = statistics.median(rates["vae_lib.fit"]) / statistics.median(rates["reference"])
+    print(f"ratio: {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()

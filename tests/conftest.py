@@ -1,0 +1,131 @@
+"""Shared pytest set-up for the book tests.
+
+Only book-related things live here: the ``book`` marker and the session-scoped
+``book_build`` fixture, which builds the site once per test session into a
+temporary folder (never into the repository's ``_build``), so that the book
+tests and any browser tests share one build.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BUILD_TIMEOUT_S = 600
+
+# Run the Jupyter Book CLI with the interpreter running pytest, so the build sees
+# the same environment (and the same vae_lib) as the tests.
+_JB_CLI = "import sys; from jupyter_book.cli.main import main; sys.exit(main())"
+
+
+# Folders that are not the book's sources (or are rewritten by other tools) and are
+# left out of the before/after comparison of the repository.
+_SNAPSHOT_SKIP = {
+    ".git", ".venv", "venv", "node_modules", "_build", "__pycache__",
+    ".pytest_cache", ".ipynb_checkpoints", ".mypy_cache", ".ruff_cache",
+}
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """{relative path: (size, mtime)} of every file under root, skipping _SNAPSHOT_SKIP."""
+    files = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [
+            d for d in dirnames if d not in _SNAPSHOT_SKIP and not d.endswith(".egg-info")
+        ]
+        for name in filenames:
+            path = Path(dirpath, name)
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            files[path.relative_to(root).as_posix()] = (st.st_size, st.st_mtime_ns)
+    return files
+
+
+def _changes(before: dict, after: dict) -> tuple[str, ...]:
+    added = [f"added: {p}" for p in sorted(after.keys() - before.keys())]
+    removed = [f"removed: {p}" for p in sorted(before.keys() - after.keys())]
+    changed = [
+        f"changed: {p}" for p in sorted(before.keys() & after.keys()) if before[p] != after[p]
+    ]
+    return tuple(added + removed + changed)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "book: builds the Jupyter Book site (slow: executes every lesson notebook); "
+        'deselect with -m "not book"',
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class BookBuild:
+    """The outcome of ``jupyter-book build``."""
+
+    returncode: int | None  # None: killed after BUILD_TIMEOUT_S
+    output: str  # stdout and stderr, interleaved
+    html: Path  # the built site (may be incomplete if the build failed)
+    seconds: float
+    command: tuple[str, ...]
+    repo_changes: tuple[str, ...]  # files of the repo the build added, changed or removed
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def tail(self, n: int = 3000) -> str:
+        return self.output[-n:]
+
+
+@pytest.fixture(scope="session")
+def book_build(tmp_path_factory: pytest.TempPathFactory) -> BookBuild:
+    """Build the book cold, warnings as errors, into a temporary folder.
+
+    ``--path-output`` puts both the HTML and the notebook execution cache under
+    the temporary folder, so every session executes every notebook afresh.
+    """
+    out = tmp_path_factory.mktemp("book")
+    command = (
+        sys.executable, "-c", _JB_CLI,
+        "build", str(REPO_ROOT),
+        "--path-output", str(out),
+        "-W", "-n", "--keep-going",
+    )
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    before = _snapshot(REPO_ROOT)
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(
+            command,
+            cwd=out,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            timeout=BUILD_TIMEOUT_S,
+        )
+        returncode, output = proc.returncode, proc.stdout
+    except subprocess.TimeoutExpired as exc:
+        partial = exc.stdout or b""
+        if isinstance(partial, bytes):
+            partial = partial.decode(errors="replace")
+        returncode = None
+        output = partial + f"\n[book_build] killed after {BUILD_TIMEOUT_S} s\n"
+    return BookBuild(
+        returncode=returncode,
+        output=output,
+        html=out / "_build" / "html",
+        seconds=time.monotonic() - start,
+        command=command,
+        repo_changes=_changes(before, _snapshot(REPO_ROOT)),
+    )

@@ -1,0 +1,64 @@
+"""The lesson figures: each returns a Figure, none calls plt.show() or registers with pyplot."""
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from matplotlib.colors import to_rgb
+from matplotlib.figure import Figure
+
+from vae_lib import VAE, Autoencoder, fit, plots
+
+
+@pytest.fixture(scope="module")
+def vae():
+    torch.manual_seed(0)
+    return VAE(latent_dim=2, hidden=(16,)).eval()
+
+
+def _relative_luminance(colour: str) -> float:
+    def channel(c):
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (channel(c) for c in to_rgb(colour))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def test_digit_colours_are_ten_distinct_colours_visible_on_white():
+    assert len(set(plots.DIGIT_COLOURS)) == 10
+    # every colour keeps some contrast against a white page (WCAG contrast ratio > 1.5)
+    assert all((1.05) / (_relative_luminance(c) + 0.05) > 1.5 for c in plots.DIGIT_COLOURS)
+
+
+def test_every_plot_returns_a_figure_without_touching_pyplot(vae):
+    plt.close("all")
+    g = torch.Generator().manual_seed(0)
+    z, labels = torch.randn(200, 2, generator=g), torch.arange(200) % 10
+    x = torch.rand(6, 784, generator=g)
+    history = fit(Autoencoder(latent_dim=2, hidden=(8,)), x, epochs=2, progress=False)
+    figures = [
+        plots.latent_scatter(z, labels),
+        plots.latent_ellipses(z[:20], torch.full((20, 2), -2.0), labels[:20]),
+        plots.image_grid(x, nrow=3),
+        plots.reconstructions(vae, x, n=4),
+        plots.decoded_grid(vae, n=5),
+        plots.interpolation_strip({"linear": x[:4], "slerp": x[2:6]}),
+        plots.loss_curves(history),
+    ]
+    assert all(isinstance(f, Figure) for f in figures)
+    assert plt.get_fignums() == []  # nothing for a notebook to show twice
+
+
+def test_image_grid_puts_each_image_in_its_cell():
+    images = np.zeros((4, 28, 28), dtype=np.uint8)
+    images[3] = 255
+    fig = plots.image_grid(images, nrow=2, pad=0)
+    canvas = fig.axes[0].images[0].get_array()
+    assert canvas.shape == (56, 56)
+    assert canvas[28:, 28:].max() == 0 and canvas[:28, :28].min() == 1  # inverted: ink is dark
+
+
+def test_latent_scatter_rejects_mismatched_labels():
+    with pytest.raises(ValueError, match="labels must have one entry per point"):
+        plots.latent_scatter(torch.zeros(5, 2), torch.zeros(4))
+    with pytest.raises(ValueError, match=r"z must have shape \[N, 2\]"):
+        plots.latent_scatter(torch.zeros(5, 3), torch.zeros(5))

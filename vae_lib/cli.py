@@ -1,0 +1,138 @@
+"""The command line: ``python -m vae_lib --help``.
+
+    python -m vae_lib train --model vae --latent-dim 2 --epochs 30 --out vae.pt
+    python -m vae_lib train-pretrained vae-2d          # rebuild a shipped checkpoint from its seed
+    python -m vae_lib evaluate vae-2d                  # test ELBO and log p(x) of a checkpoint
+    python -m vae_lib info                             # the shipped checkpoints and their figures
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _cmd_train(args) -> int:
+    import torch
+
+    from .checkpoint import save
+    from .data import load_mnist, to_tensor
+    from .evaluate import elbo
+    from .models import build_model
+    from .train import fit
+
+    train_x, _ = load_mnist("train", root=args.data, subset=args.subset)
+    test_x, _ = load_mnist("test", root=args.data, subset=args.subset)
+    torch.manual_seed(args.seed)
+    model = build_model({"kind": "vae" if args.model == "vae" else "autoencoder", "latent_dim": args.latent_dim,
+                         "hidden": args.hidden, "likelihood": args.likelihood})
+    history = fit(model, train_x, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta,
+                  test=test_x, seed=args.seed, device=args.device, progress=not args.quiet)
+    metrics = {"epochs": args.epochs, "test_loss": history.test["total"][-1],
+               "images_per_second": round(history.images_per_second)}
+    if model.kind == "vae":
+        metrics["test_elbo"] = elbo(model.cpu(), to_tensor(test_x), samples=10)
+    save(model, args.out, metrics=metrics)
+    print(json.dumps({"saved": str(args.out), **metrics}, indent=2))
+    return 0
+
+
+def _cmd_train_pretrained(args) -> int:
+    from .pretrained import available, train_pretrained
+
+    names = available() if args.name == "all" else [args.name]
+    for name in names:
+        out = Path(args.out_dir) / f"{name}.pt" if args.out_dir else None
+        _, metrics = train_pretrained(name, out, root=args.data, device=args.device, progress=not args.quiet)
+        print(json.dumps({"name": name, **metrics}, indent=2))
+    return 0
+
+
+def _load_model(name_or_path: str):
+    from .checkpoint import load
+    from .pretrained import available
+    from .pretrained import load as load_pretrained
+
+    return load_pretrained(name_or_path) if name_or_path in available() else load(name_or_path)
+
+
+def _cmd_evaluate(args) -> int:
+    from .data import load_mnist, to_tensor
+    from .evaluate import elbo, log_likelihood
+    from .train import evaluate_loss
+
+    model = _load_model(args.model)
+    x = to_tensor(load_mnist("test", root=args.data, subset=args.subset)[0])
+    if args.limit:
+        x = x[:args.limit]
+    result = {"model": args.model, "images": len(x),
+              "reconstruction": evaluate_loss(model, x)["reconstruction"]}
+    if model.kind == "vae":
+        result["elbo"] = elbo(model, x, samples=args.samples)
+        result[f"log_likelihood_k{args.k}"] = log_likelihood(model, x, k=args.k)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _cmd_info(args) -> int:
+    from .pretrained import available, info
+
+    print(json.dumps([info(name) for name in available()], indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m vae_lib", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def data_options(p):
+        p.add_argument("--data", default=None, help="folder with the MNIST IDX files (default: $VAE_LIB_DATA)")
+        p.add_argument("--subset", choices=("full", "small"), default=None,
+                       help="full MNIST, or the subset shipped in the package (default: full if available)")
+
+    p = sub.add_parser("train", help="train an autoencoder or a VAE and save a checkpoint")
+    p.add_argument("--model", choices=("vae", "ae"), default="vae")
+    p.add_argument("--latent-dim", type=int, default=2)
+    p.add_argument("--hidden", type=int, nargs="+", default=[512])
+    p.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--beta", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None, help="cuda, mps or cpu (default: the fastest available)")
+    p.add_argument("--out", type=Path, required=True, help="checkpoint file to write")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    data_options(p)
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("train-pretrained", help="retrain a shipped checkpoint from its recipe and seed")
+    p.add_argument("name", help="ae-2d, vae-2d, vae-20d or all")
+    p.add_argument("--out-dir", default=None, help="where to write NAME.pt (default: inside the package)")
+    p.add_argument("--device", default=None)
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--data", default=None, help="folder with the MNIST IDX files (default: $VAE_LIB_DATA)")
+    p.set_defaults(func=_cmd_train_pretrained)
+
+    p = sub.add_parser("evaluate", help="test-set ELBO and importance-weighted log p(x) of a model")
+    p.add_argument("model", help="a shipped name (vae-2d, ...) or a checkpoint path")
+    p.add_argument("--k", type=int, default=100, help="importance samples for log p(x)")
+    p.add_argument("--samples", type=int, default=10, help="z samples for the ELBO's reconstruction term")
+    p.add_argument("--limit", type=int, default=None, help="evaluate on the first N test images")
+    data_options(p)
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("info", help="list the shipped checkpoints with their recipes and test figures")
+    p.set_defaults(func=_cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

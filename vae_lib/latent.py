@@ -1,0 +1,124 @@
+"""Working in the latent space (lessons 14-1, 14-3 and 14-6): encode a data set,
+interpolate between codes, and lay out a grid of latent points."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .models import VAE, _LatentModel
+from .train import _as_data
+
+
+@torch.no_grad()
+def encode_dataset(model: _LatentModel, images, *, batch_size: int = 2000, return_logvar: bool = False):
+    """Codes of ``images``: the means mu of q(z|x) for a VAE, the points z for an autoencoder.
+
+    With ``return_logvar=True`` (VAE only) returns ``(mu, logvar)``. Tensors on the CPU, [N, d].
+    """
+    if not isinstance(model, _LatentModel):
+        raise TypeError(f"model must be a vae_lib VAE or Autoencoder, got {type(model).__name__}")
+    if return_logvar and not isinstance(model, VAE):
+        raise ValueError("return_logvar=True needs a VAE: an autoencoder has no variance")
+    device = next(model.parameters()).device
+    x = _as_data(images, "images")
+    was_training = model.training
+    model.eval()
+    mus, logvars = [], []
+    for xb in x.split(batch_size):
+        code = model.encode(xb.to(device))
+        if isinstance(model, VAE):
+            mus.append(code[0].cpu())
+            logvars.append(code[1].cpu())
+        else:
+            mus.append(code.cpu())
+    model.train(was_training)
+    mu = torch.cat(mus)
+    return (mu, torch.cat(logvars)) if return_logvar else mu
+
+
+def _as_vector(z, name: str) -> torch.Tensor:
+    z = torch.as_tensor(z, dtype=torch.float32)
+    if z.dim() == 2 and z.shape[0] == 1:
+        z = z[0]
+    if z.dim() != 1 or len(z) == 0:
+        raise ValueError(f"{name} must be one latent vector of shape [d] (or [1, d]), got {list(z.shape)}")
+    if not bool(torch.isfinite(z).all()):
+        raise ValueError(f"{name} must be finite")
+    return z
+
+
+def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation (Shoemake 1985; White 2016), t [T] -> points [T, d].
+
+        slerp(z0, z1; t) = sin((1 - t) w) / sin(w) * z0 + sin(t w) / sin(w) * z1,
+        w = angle between z0 and z1.
+
+    Nearly parallel endpoints (sin w ~ 0) fall back to linear interpolation; nearly
+    opposite ones turn through a direction orthogonal to z0 (any great circle is a
+    shortest path then), with the norm interpolated linearly.
+    """
+    n0, n1 = z0.norm(), z1.norm()
+    t = t[:, None]
+    if n0 < 1e-12 or n1 < 1e-12:
+        return (1 - t) * z0 + t * z1
+    cos = torch.clamp(z0 @ z1 / (n0 * n1), -1.0, 1.0)
+    omega = torch.arccos(cos)
+    if omega < 1e-4:  # parallel: slerp and lerp coincide
+        return (1 - t) * z0 + t * z1
+    if math.pi - omega < 1e-4 and len(z0) > 1:  # opposite: rotate through a perpendicular
+        u0 = z0 / n0
+        e = torch.zeros_like(z0)
+        e[int(torch.argmin(u0.abs()))] = 1.0
+        v = e - (e @ u0) * u0
+        v = v / v.norm()
+        angle = t * math.pi
+        norm = (1 - t) * n0 + t * n1
+        return norm * (torch.cos(angle) * u0 + torch.sin(angle) * v)
+    if math.pi - omega < 1e-4:  # 1-D: only the line exists
+        return (1 - t) * z0 + t * z1
+    s = torch.sin(omega)
+    return torch.sin((1 - t) * omega) / s * z0 + torch.sin(t * omega) / s * z1
+
+
+def interpolate(z0, z1, steps: int = 10, method: str = "linear") -> torch.Tensor:
+    """``steps`` points from z0 to z1 inclusive, shape [steps, d].
+
+    method="linear": (1 - t) z0 + t z1, which cuts through the low-norm middle of a
+    high-dimensional Gaussian; method="slerp": along the great circle (see :func:`slerp`).
+    """
+    if method not in ("linear", "slerp"):
+        raise ValueError(f"method must be 'linear' or 'slerp', got {method!r}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+        raise ValueError(f"steps must be an integer >= 2, got {steps!r}")
+    z0, z1 = _as_vector(z0, "z0"), _as_vector(z1, "z1")
+    if z0.shape != z1.shape:
+        raise ValueError(f"z0 and z1 must have the same shape, got {list(z0.shape)} and {list(z1.shape)}")
+    t = torch.linspace(0, 1, steps)
+    if method == "linear":
+        return (1 - t[:, None]) * z0 + t[:, None] * z1
+    out = slerp(z0, z1, t)
+    out[0], out[-1] = z0, z1  # exact endpoints
+    return out
+
+
+def latent_grid(n: int = 15, *, low: float = 0.05, high: float = 0.95, latent_dim: int = 2,
+                dims: tuple[int, int] = (0, 1)) -> torch.Tensor:
+    """An n x n grid of latent points through the inverse Gaussian CDF, shape [n * n, latent_dim].
+
+    Quantiles from ``low`` to ``high`` are mapped to z = Phi^{-1}(p) (Kingma & Welling, 2013,
+    figure 4), so each cell holds equal prior probability. Rows run from high z2 (top) to low
+    z2, columns from low z1 (left) to high z1, ready for ``plots.image_grid``; other latent
+    dimensions are 0.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    if not 0 < low < high < 1:
+        raise ValueError(f"low and high must satisfy 0 < low < high < 1, got low={low!r}, high={high!r}")
+    if not (len(dims) == 2 and all(0 <= d_ < latent_dim for d_ in dims) and dims[0] != dims[1]):
+        raise ValueError(f"dims must be two different indices below latent_dim={latent_dim}, got {dims!r}")
+    q = torch.special.ndtri(torch.linspace(low, high, n, dtype=torch.float64)).float()
+    z = torch.zeros(n, n, latent_dim)
+    z[:, :, dims[0]] = q[None, :]
+    z[:, :, dims[1]] = q.flip(0)[:, None]
+    return z.reshape(n * n, latent_dim)
