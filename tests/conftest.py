@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 import time
@@ -85,6 +86,15 @@ class BookBuild:
     def tail(self, n: int = 3000) -> str:
         return self.output[-n:]
 
+    def problems(self) -> list[str]:
+        """The warning and error lines of the build (the kernels' own log lines left out)."""
+        return [
+            line
+            for line in self.output.splitlines()
+            if re.search(r"\b(WARNING|ERROR|CRITICAL|SEVERE)\b|Error:", line)
+            and "[IPKernelApp]" not in line
+        ]
+
 
 @pytest.fixture(scope="session")
 def book_build(tmp_path_factory: pytest.TempPathFactory) -> BookBuild:
@@ -100,7 +110,7 @@ def book_build(tmp_path_factory: pytest.TempPathFactory) -> BookBuild:
         "--path-output", str(out),
         "-W", "-n", "--keep-going",
     )
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", NO_COLOR="1")
     before = _snapshot(REPO_ROOT)
     start = time.monotonic()
     try:
@@ -123,9 +133,86 @@ def book_build(tmp_path_factory: pytest.TempPathFactory) -> BookBuild:
         output = partial + f"\n[book_build] killed after {BUILD_TIMEOUT_S} s\n"
     return BookBuild(
         returncode=returncode,
-        output=output,
+        output=re.sub(r"\x1b\[[0-9;]*m", "", output),  # no terminal colours
         html=out / "_build" / "html",
         seconds=time.monotonic() - start,
         command=command,
         repo_changes=_changes(before, _snapshot(REPO_ROOT)),
     )
+
+
+# =====================================================================================
+# Browser fixtures (tests/test_browser.py; owner: the latent-explorer engineer).
+# Appended here so that any test can drive headless Chromium against a built site:
+#   ``chromium``: one headless Debian Chromium per test module (skips with the reason when
+#                 /usr/bin/chromium or the playwright package is missing);
+#   ``serve_directory``: serve_directory(path) -> base URL of an http.server on
+#                 127.0.0.1 (ephemeral port) serving that folder, stopped at session end.
+# =====================================================================================
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
+]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """A headless Chromium (Debian's /usr/bin/chromium driven by playwright), per test module.
+
+    Module scope on purpose: while playwright's sync API is open it marks its asyncio loop
+    as running in the main thread, which would break later tests that run an event loop
+    (nbval's notebook kernels); closing it at the end of the module avoids that.
+    """
+    if not CHROMIUM.is_file():
+        pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("browser tests need the playwright Python package (pip install playwright)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="session")
+def serve_directory():
+    """serve_directory(folder) -> "http://127.0.0.1:PORT": a quiet static server per folder.
+
+    A request for /favicon.ico that the folder cannot answer gets "204 No Content" (the
+    browser asks for it by itself; the page never does), so that it does not show up as a
+    console error in tests that require none.
+    """
+    import functools
+    import http.server
+    import threading
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            if self.path == "/favicon.ico" and not Path(self.translate_path(self.path)).is_file():
+                self.send_response(204)
+                self.end_headers()
+                return
+            super().do_GET()
+
+    servers = []
+
+    def serve(folder) -> str:
+        server = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), functools.partial(Handler, directory=str(folder))
+        )
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()

@@ -206,10 +206,14 @@ def test_toc_lists_the_six_lessons_in_order():
 
 @pytest.mark.book
 def test_book_builds_without_warnings(book_build):
-    assert book_build.ok, (
-        f"`jupyter-book build -W -n --keep-going` failed (exit {book_build.returncode}, "
-        f"{book_build.seconds:.0f} s). Output (tail):\n{book_build.tail()}"
-    )
+    if not book_build.ok:
+        problems = "\n".join(book_build.problems()[:50]) or "(none found)"
+        pytest.fail(
+            f"`jupyter-book build -W -n --keep-going` failed (exit {book_build.returncode}, "
+            f"{book_build.seconds:.0f} s).\nWarnings and errors:\n{problems}\n\n"
+            f"Output (tail):\n{book_build.tail()}",
+            pytrace=False,
+        )
 
 
 @pytest.mark.book

@@ -82,6 +82,24 @@ def _cmd_info(args) -> int:
     return 0
 
 
+def _cmd_export_explorer(args) -> int:
+    from .explorer import export_explorer
+
+    model = None if args.model == "vae-2d" else _load_model(args.model)
+    print(json.dumps(export_explorer(model, args.out), indent=2))
+    return 0
+
+
+def _cmd_assign(args) -> int:
+    from .assign import assign
+
+    written = assign(args.source, args.out, force=args.force, answer_key=args.answer_key)
+    for path in written:
+        print(path)
+    print(f"wrote {len(written)} notebooks", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m vae_lib", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -126,6 +144,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="list the shipped checkpoints with their recipes and test figures")
     p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("export-explorer", help="write the site's latent explorer data (decoder weights, test codes)"
+                       " and its fallback PNG")
+    p.add_argument("--out", type=Path, default=Path("book/_static/explorer"),
+                   help="folder to write vae-2d.json and decoded-grid.png (default: book/_static/explorer)")
+    p.add_argument("--model", default="vae-2d", help="a 2-D shipped name or a checkpoint path (default: vae-2d)")
+    p.set_defaults(func=_cmd_export_explorer)
+
+    p = sub.add_parser("assign", help="write student copies of the lesson notebooks, without the solutions")
+    p.add_argument("source", type=Path, help="a folder of notebooks (e.g. lessons/) or one notebook")
+    p.add_argument("--out", type=Path, required=True,
+                   help="folder to write the student notebooks to (not the input folder)")
+    p.add_argument("--force", action="store_true",
+                   help="replace the output folder if it exists and is not empty (its contents are deleted)")
+    p.add_argument("--answer-key", type=Path, default=None, metavar="DIR",
+                   help="also write answer keys (solutions kept, nbgrader markers and outputs removed) to DIR")
+    p.set_defaults(func=_cmd_assign)
     return parser
 
 
