@@ -46,8 +46,8 @@ def snippet_markdown() -> str:
 @pytest.fixture(scope="module")
 def mini_site(tmp_path_factory) -> Path:
     """A one-page book holding the snippet, built with warnings as errors; returns its html."""
-    assert (STATIC / "explorer" / "vae-2d.json").is_file(), (
-        "book/_static/explorer/vae-2d.json is missing: run `python -m vae_lib export-explorer`"
+    assert (STATIC / "explorer" / "vae-2d.js").is_file(), (
+        "book/_static/explorer/vae-2d.js is missing: run `python -m vae_lib export-explorer`"
     )
     root = tmp_path_factory.mktemp("explorer-book")
     shutil.copy(REPO_ROOT / "_config.yml", root / "_config.yml")
@@ -154,6 +154,17 @@ def test_explorer_starts_without_errors_and_replaces_the_fallback(page, site_url
     assert page.locator(".vae-explorer__legend li").all_inner_texts() == [str(d) for d in range(10)]
     page.locator(".vae-explorer").screenshot(path="/tmp/explorer.png")
     page.wait_for_timeout(300)  # let late errors arrive
+    assert not page.problems, "\n".join(page.problems)
+
+
+def test_explorer_runs_when_the_site_is_opened_from_disk(page, mini_site):
+    # Readers open _build/html/index.html straight from disk: the data must load without http.
+    open_explorer(page, (mini_site / PAGE).as_uri())
+    assert page.locator(".vae-explorer__fallback").is_hidden()
+    z = state(page)["z"]
+    page.locator(".vae-explorer__map").focus()
+    page.keyboard.press("ArrowUp")
+    assert state(page)["z"] != z
     assert not page.problems, "\n".join(page.problems)
 
 

@@ -47,7 +47,7 @@ def test_exported_explorer_matches_the_shipped_checkpoint(committed, vae2):
     model = committed["model"]
     assert model["name"] == "vae-2d"
     assert model["weights_sha256"] == weights_sha256(vae2), (
-        "book/_static/explorer/vae-2d.json was exported from other weights than "
+        "book/_static/explorer/vae-2d.js was exported from other weights than "
         f"vae_lib/_weights/vae-2d.pt (stale explorer): {REEXPORT}"
     )
     # the hash is not all: the arrays in the file are the checkpoint's decoder, bit for bit

@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export-explorer", help="write the site's latent explorer data (decoder weights, test codes)"
                        " and its fallback PNG")
     p.add_argument("--out", type=Path, default=Path("book/_static/explorer"),
-                   help="folder to write vae-2d.json and decoded-grid.png (default: book/_static/explorer)")
+                   help="folder to write vae-2d.js and decoded-grid.png (default: book/_static/explorer)")
     p.add_argument("--model", default="vae-2d", help="a 2-D shipped name or a checkpoint path (default: vae-2d)")
     p.set_defaults(func=_cmd_export_explorer)
 

@@ -4,8 +4,11 @@
 
 writes two files:
 
-``vae-2d.json``
-    Everything the browser needs, in one JSON object (``FORMAT``): the decoder of the
+``vae-2d.js``
+    Everything the browser needs, as one JSON object (``FORMAT``) wrapped in a line of
+    JavaScript that registers it (``SCRIPT_PREFIX`` ... ``SCRIPT_SUFFIX``), so that the page
+    loads it with a ``<script>`` element: that works when the built site is opened straight
+    from disk (``file://``), where browsers refuse ``fetch``. The object holds the decoder of the
     shipped ``vae-2d`` checkpoint (Linear 2->256, ReLU, Linear 256->512, ReLU,
     Linear 512->784, then a sigmoid on the logits) as base64 little-endian float16 arrays
     (the checkpoint stores float16, so this loses nothing: ``model.lossless``), the means
@@ -41,7 +44,12 @@ __all__ = ["FORMAT", "DATA_FILE", "FALLBACK_PNG", "DEFAULT_OUT", "export_explore
            "read_export", "decode_array", "decoder_from_export"]
 
 FORMAT = "vae_lib-latent-explorer-v1"
-DATA_FILE = "vae-2d.json"
+DATA_FILE = "vae-2d.js"
+# The data file is ``SCRIPT_PREFIX + json + SCRIPT_SUFFIX``; latent-explorer.js reads the object
+# from window.vaeExplorerData under the script's own URL.
+SCRIPT_PREFIX = ("(window.vaeExplorerData = window.vaeExplorerData || {})"
+                 "[document.currentScript.src] =\n")
+SCRIPT_SUFFIX = ";\n"
 FALLBACK_PNG = "decoded-grid.png"
 DEFAULT_OUT = Path("book") / "_static" / "explorer"  # relative to the repository root
 MAX_BYTES = 2_000_000
@@ -169,7 +177,7 @@ def export_explorer(model: _LatentModel | None = None, out_dir=DEFAULT_OUT, *, i
         "colours": list(DIGIT_COLOURS),
         "fallback_png": FALLBACK_PNG,
     }
-    data = (json.dumps(header, sort_keys=True, separators=(",", ":")) + "\n").encode("ascii")
+    data = (SCRIPT_PREFIX + json.dumps(header, sort_keys=True, separators=(",", ":")) + SCRIPT_SUFFIX).encode("ascii")
     if len(data) > MAX_BYTES:
         raise ValueError(f"the export would be {len(data):,} bytes, over the {MAX_BYTES:,}-byte budget")
     out = Path(out_dir)
@@ -189,7 +197,10 @@ def read_export(path) -> dict:
         path = path / DATA_FILE
     if not path.is_file():
         raise FileNotFoundError(f"path: no explorer export at {path}; run `python -m vae_lib export-explorer`")
-    header = json.loads(path.read_text(encoding="ascii"))
+    text = path.read_text(encoding="ascii")
+    if not (text.startswith(SCRIPT_PREFIX) and text.endswith(SCRIPT_SUFFIX)):
+        raise ValueError(f"path: {path} is not a latent-explorer export (expected format {FORMAT!r})")
+    header = json.loads(text[len(SCRIPT_PREFIX):-len(SCRIPT_SUFFIX)])
     if header.get("format") != FORMAT:
         raise ValueError(f"path: {path} is not a latent-explorer export (expected format {FORMAT!r})")
     return header

@@ -4,13 +4,13 @@
  * its own data file.
  *
  * Markup (see explorer-snippet.md):
- *   <div class="vae-explorer" data-src="../_static/explorer/vae-2d.json">
+ *   <div class="vae-explorer" data-src="../_static/explorer/vae-2d.js">
  *     <img class="vae-explorer__fallback" src="../_static/explorer/decoded-grid.png" alt="...">
  *   </div>
  *   <script src="../_static/latent-explorer.js"></script>
  *
  * data-src is resolved against the page, like the <img> beside it; without data-src the
- * script loads explorer/vae-2d.json next to itself (found through document.currentScript),
+ * script loads explorer/vae-2d.js next to itself (found through document.currentScript),
  * which works from any page depth. The data file is written by
  * `python -m vae_lib export-explorer` (vae_lib/explorer.py): the decoder of the vae-2d
  * checkpoint as base64 float16 arrays and the means of q(z|x) of 2,000 labelled test digits.
@@ -148,13 +148,31 @@
     return k < 0 ? null : this.labels[k];
   };
 
+  // The exported data is a script that registers its JSON object under its own URL
+  // (window.vaeExplorerData[src]): a <script> element loads it even from file:// pages,
+  // where fetch() is refused.
+  function loadScriptData(url) {
+    return new Promise(function (resolve, reject) {
+      var script = document.createElement("script");
+      script.src = url;
+      script.onload = function () {
+        var header = (window.vaeExplorerData || {})[script.src];
+        if (header) resolve(header);
+        else reject(new Error("latent explorer: " + url + " did not register its data"));
+      };
+      script.onerror = function () { reject(new Error("latent explorer: could not load " + url)); };
+      document.head.appendChild(script);
+    });
+  }
+
   var models = {};
   function loadModel(url) {
     if (!models[url]) {
-      models[url] = fetch(url).then(function (r) {
+      var data = /\.js([?#]|$)/.test(url) ? loadScriptData(url) : fetch(url).then(function (r) {
         if (!r.ok) throw new Error("latent explorer: " + url + " answered HTTP " + r.status);
         return r.json();
-      }).then(function (header) { return new Model(header); });
+      });
+      models[url] = data.then(function (header) { return new Model(header); });
     }
     return models[url];
   }
@@ -558,7 +576,7 @@
 
   function dataURL(root) {
     var src = root.getAttribute("data-src");
-    return src ? new URL(src, document.baseURI).href : new URL("explorer/vae-2d.json", SCRIPT_URL).href;
+    return src ? new URL(src, document.baseURI).href : new URL("explorer/vae-2d.js", SCRIPT_URL).href;
   }
 
   function ensureStyles() {
@@ -587,11 +605,7 @@
       // Keep the static figure and say why the interactive version is missing.
       root.setAttribute("data-vae-explorer", "failed");
       var note = el("p", { class: "vae-explorer__note" }, root);
-      note.textContent = location.protocol === "file:"
-        ? "The interactive explorer needs the site to be served over http (browsers do not let pages " +
-          "opened from files load data): run `python -m http.server -d _build/html` and open " +
-          "http://localhost:8000. The figure above is its static version."
-        : "The interactive explorer could not load its data; the figure above is its static version.";
+      note.textContent = "The interactive explorer could not load its data; the figure above is its static version.";
       console.error(err);
       return null;
     });
