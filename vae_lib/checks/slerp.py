@@ -1,0 +1,140 @@
+"""Lesson 14-6 (exploring the latent space): the check of spherical interpolation.
+
+:func:`check_slerp` checks ``fn(z0, z1, t)``, the point at fraction t along the great circle.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from ..latent import slerp as _slerp
+from ._runner import (CheckResult, _as_tensor, _call, _close, _Failure, _first_match,
+                      _largest_error, _not_callable, _randn, _run, _shape)
+
+
+def _slerp_reference(z0: torch.Tensor, z1: torch.Tensor, t: float) -> torch.Tensor:
+    z0, z1 = z0.double(), z1.double()
+    return _slerp(z0, z1, torch.tensor([t], dtype=torch.float64))[0]
+
+
+def _slerp_directions(z0: torch.Tensor, z1: torch.Tensor, t: float) -> torch.Tensor:
+    """The other common convention: slerp the directions, interpolate the norms linearly."""
+    z0, z1 = z0.double(), z1.double()
+    n0, n1 = z0.norm(), z1.norm()
+    u = _slerp(z0 / n0, z1 / n1, torch.tensor([t], dtype=torch.float64))[0]
+    return ((1 - t) * n0 + t * n1) * u
+
+
+def check_slerp(fn: Callable, verbose: bool = True) -> CheckResult:
+    """Check ``fn(z0, z1, t)``: the point at fraction ``t`` (a float) along the great circle from
+    z0 to z1, for vectors of shape [d] (lesson 14-6). For endpoints of different norms both the
+    standard formula and "slerp the directions, interpolate the norms" are accepted."""
+    name = "check_slerp"
+    if not callable(fn):
+        return _not_callable(name, "my_slerp", fn, verbose)
+
+    def call(z0, z1, t):
+        out = _as_tensor(_call(fn, z0.clone(), z1.clone(), t), "your function")
+        if out.shape != z0.shape:
+            hint = ("t is a single float here: return one point of shape [d]" if out.numel() == z0.numel()
+                    else "return one point with the shape of z0")
+            raise _Failure(f"your point has shape {_shape(out)}, expected {_shape(z0)}.", hint)
+        return out
+
+    def variants(z0, z1, t):
+        z0, z1 = z0.double(), z1.double()
+        lerp = (1 - t) * z0 + t * z1
+        return [
+            ("this is linear interpolation: its norm dips in the middle; follow the great circle", lerp),
+            ("you went from z1 to z0: at t = 0 you should be at z0", _slerp_reference(z0, z1, 1 - t)),
+            ("you normalized z0 and z1 but did not restore their norms",
+             _slerp_reference(z0 / z0.norm(), z1 / z1.norm(), t)),
+        ]
+
+    def compare(z0, z1, t, rtol=1e-4, atol=1e-5, accept_directions=True,
+                nonfinite_hint="a division by sin Ω = 0? Ω is the angle between z0 and z1 (its cosine is the dot "
+                               "product of the unit vectors)"):
+        out = call(z0, z1, t)
+        if not bool(torch.isfinite(out.detach()).all()):
+            bad = "NaN" if bool(torch.isnan(out.detach()).any()) else "inf"
+            raise _Failure(f"your point contains {bad}.", nonfinite_hint)
+        ref = _slerp_reference(z0, z1, t)
+        if _close(out, ref, rtol, atol):
+            return out
+        if accept_directions and _close(out, _slerp_directions(z0, z1, t), rtol, atol):
+            return out
+        hint = _first_match(out, variants(z0, z1, t)) or (
+            "check the angle Ω between z0 and z1 (from the cosine between them) and the weights of z0 and z1 "
+            "at fraction t")
+        raise _Failure(f"your point at t = {t} is not on the great circle at the right place (largest "
+                       f"difference {_largest_error(out, ref)}).", hint)
+
+    def endpoints():
+        z0, z1 = _randn(20, seed=121), _randn(20, seed=122)
+        a, b = call(z0, z1, 0.0), call(z0, z1, 1.0)
+        if _close(a, z0, 1e-4, 1e-5) and _close(b, z1, 1e-4, 1e-5):
+            return
+        if _close(a, z1, 1e-4, 1e-5) and _close(b, z0, 1e-4, 1e-5):
+            raise _Failure("slerp endpoints are wrong: t = 0 gave z1 and t = 1 gave z0.",
+                           "you went from z1 to z0: at t = 0 you should be at z0")
+        if _close(a, z0 / z0.norm(), 1e-4, 1e-5):
+            raise _Failure("slerp endpoints are wrong: t = 0 gave z0 / |z0|.",
+                           "you normalized z0 and z1 but did not restore their norms")
+        raise _Failure("slerp endpoints are wrong: t = 0 must give z0 and t = 1 must give z1.",
+                       "check the weights of z0 and z1 at t = 0 and t = 1")
+
+    def orthogonal():
+        out = call(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0]), 0.5)
+        if _close(out, torch.tensor([0.5, 0.5]), 1e-4, 1e-5):
+            raise _Failure("your midpoint has norm 0.71, not 1.",
+                           "this is linear interpolation: its norm dips in the middle; follow the great circle")
+        compare(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0]), 0.5)
+
+    def random():
+        compare(_randn(20, seed=123), _randn(20, seed=124), 0.3)
+
+    def norm_constant():
+        z0 = _randn(20, seed=125)
+        z1 = _randn(20, seed=126)
+        z0, z1 = z0 / z0.norm(), z1 / z1.norm()
+        norms = [float(call(z0, z1, t).norm()) for t in (0.1, 0.25, 0.5, 0.75, 0.9)]
+        if max(abs(n - 1) for n in norms) > 1e-4:
+            raise _Failure(f"between unit vectors your path leaves the unit sphere (norms from {min(norms):.3g} "
+                           f"to {max(norms):.3g}).",
+                           "follow the great circle: the norm should stay 1 between unit vectors")
+        compare(z0, z1, 0.5)
+
+    def different_norms():
+        z0 = 2 * torch.tensor([1.0, 0.0, 0.0])
+        z1 = 5 * torch.tensor([0.6, 0.8, 0.0])
+        compare(z0, z1, 0.25)
+
+    parallel_hint = "NaN for parallel endpoints: fall back to linear interpolation when the angle is tiny"
+
+    def parallel():
+        z0 = _randn(5, seed=127)
+        compare(z0, 3 * z0, 0.4, nonfinite_hint=parallel_hint)
+
+    def identical():
+        z0 = _randn(5, seed=128)
+        compare(z0, z0.clone(), 0.7, nonfinite_hint=parallel_hint.replace("parallel", "identical"))
+
+    def float64():
+        z0, z1 = _randn(8, seed=129, dtype=torch.float64), _randn(8, seed=130, dtype=torch.float64)
+        out = compare(z0, z1, 0.6, rtol=1e-6, atol=1e-8)
+        if out.dtype != torch.float64:
+            raise _Failure(f"your point has dtype {out.dtype} for float64 inputs.",
+                           "let the dtype follow z0 and z1")
+
+    cases = [
+        ("endpoints: t = 0 gives z0, t = 1 gives z1", endpoints),
+        ("midpoint of two orthogonal unit vectors", orthogonal),
+        ("random 20-D pair at t = 0.3", random),
+        ("the norm stays 1 between unit vectors", norm_constant),
+        ("endpoints of different norms (2 and 5)", different_norms),
+        ("parallel endpoints (z1 = 3 z0)", parallel),
+        ("identical endpoints (z1 = z0)", identical),
+        ("float64 in, float64 out", float64),
+    ]
+    return _run(name, cases, verbose)
