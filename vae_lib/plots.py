@@ -87,7 +87,7 @@ def latent_ellipses(mu, logvar, labels, *, ax=None, n_sigma: float = 2.0, title:
     pad = n_sigma * sigma.max()
     ax.set_xlim(mu[:, 0].min() - pad, mu[:, 0].max() + pad)
     ax.set_ylim(mu[:, 1].min() - pad, mu[:, 1].max() + pad)
-    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_aspect("equal", adjustable="box")  # keep the limits just set
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
     handles = [matplotlib.patches.Patch(color=DIGIT_COLOURS[d], alpha=0.5, label=str(d))
