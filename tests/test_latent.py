@@ -24,6 +24,16 @@ def test_slerp_keeps_the_norm_between_vectors_of_equal_norm():
     assert mid_linear < path[5].norm()  # linear cuts through the low-norm middle
 
 
+def test_slerp_interpolates_the_norm_linearly_even_for_nearly_opposite_endpoints():
+    z0 = torch.tensor([1.0, 0.0])
+    for angle in (2.0, 3.0, 3.14):  # radians, up to 0.1 degree short of opposite
+        z1 = 3.0 * torch.tensor([math.cos(angle), math.sin(angle)])
+        path = interpolate(z0, z1, steps=5, method="slerp")
+        torch.testing.assert_close(path.norm(dim=1), torch.tensor([1.0, 1.5, 2.0, 2.5, 3.0]))
+        angles = torch.atan2(path[:, 1], path[:, 0])
+        torch.testing.assert_close(angles, torch.linspace(0, angle, 5), atol=1e-5, rtol=0)
+
+
 def test_slerp_turns_at_constant_angular_speed():
     z0, z1 = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
     path = interpolate(z0, z1, steps=3, method="slerp")

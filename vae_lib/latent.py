@@ -51,34 +51,38 @@ def _as_vector(z, name: str) -> torch.Tensor:
 def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """Spherical interpolation (Shoemake 1985; White 2016), t [T] -> points [T, d].
 
-        slerp(z0, z1; t) = sin((1 - t) w) / sin(w) * z0 + sin(t w) / sin(w) * z1,
-        w = angle between z0 and z1.
+    The unit directions u0, u1 move along the great circle between them,
 
-    Nearly parallel endpoints (sin w ~ 0) fall back to linear interpolation; nearly
-    opposite ones turn through a direction orthogonal to z0 (any great circle is a
-    shortest path then), with the norm interpolated linearly.
+        u(t) = sin((1 - t) w) / sin(w) * u0 + sin(t w) / sin(w) * u1,   cos w = u0 . u1,
+
+    and the norm moves linearly from |z0| to |z1|. For endpoints of equal norm this is the
+    textbook formula applied to z0 and z1 themselves; for unequal norms the textbook formula's
+    weights 1 / sin(w) blow the norm up as w -> 180 degrees, which this form avoids.
+    Nearly parallel endpoints (sin w ~ 0) fall back to linear interpolation; nearly opposite
+    ones turn through a direction orthogonal to z0 (any great circle is a shortest path then).
     """
+    dtype = z0.dtype
+    z0, z1, t = z0.double(), z1.double(), t.double()[:, None]  # near 180 degrees float32 loses digits
     n0, n1 = z0.norm(), z1.norm()
-    t = t[:, None]
     if n0 < 1e-12 or n1 < 1e-12:
-        return (1 - t) * z0 + t * z1
-    cos = torch.clamp(z0 @ z1 / (n0 * n1), -1.0, 1.0)
-    omega = torch.arccos(cos)
+        return ((1 - t) * z0 + t * z1).to(dtype)
+    u0, u1 = z0 / n0, z1 / n1
+    omega = torch.arccos(torch.clamp(u0 @ u1, -1.0, 1.0))
     if omega < 1e-4:  # parallel: slerp and lerp coincide
-        return (1 - t) * z0 + t * z1
-    if math.pi - omega < 1e-4 and len(z0) > 1:  # opposite: rotate through a perpendicular
-        u0 = z0 / n0
+        return ((1 - t) * z0 + t * z1).to(dtype)
+    norm = (1 - t) * n0 + t * n1
+    if math.pi - omega < 1e-4:  # opposite: no unique great circle
+        if len(z0) == 1:  # 1-D: only the line exists
+            return ((1 - t) * z0 + t * z1).to(dtype)
         e = torch.zeros_like(z0)
         e[int(torch.argmin(u0.abs()))] = 1.0
         v = e - (e @ u0) * u0
         v = v / v.norm()
         angle = t * math.pi
-        norm = (1 - t) * n0 + t * n1
-        return norm * (torch.cos(angle) * u0 + torch.sin(angle) * v)
-    if math.pi - omega < 1e-4:  # 1-D: only the line exists
-        return (1 - t) * z0 + t * z1
+        return (norm * (torch.cos(angle) * u0 + torch.sin(angle) * v)).to(dtype)
     s = torch.sin(omega)
-    return torch.sin((1 - t) * omega) / s * z0 + torch.sin(t * omega) / s * z1
+    direction = torch.sin((1 - t) * omega) / s * u0 + torch.sin(t * omega) / s * u1
+    return (norm * direction).to(dtype)
 
 
 def interpolate(z0, z1, steps: int = 10, method: str = "linear") -> torch.Tensor:

@@ -14,16 +14,17 @@ from ._runner import (CheckResult, _as_tensor, _call, _close, _Failure, _first_m
 
 
 def _slerp_reference(z0: torch.Tensor, z1: torch.Tensor, t: float) -> torch.Tensor:
+    """The textbook formula applied to z0 and z1 themselves (lesson 14-6, White 2016)."""
     z0, z1 = z0.double(), z1.double()
-    return _slerp(z0, z1, torch.tensor([t], dtype=torch.float64))[0]
+    omega = torch.arccos(torch.clamp(z0 @ z1 / (z0.norm() * z1.norm()), -1.0, 1.0))
+    if omega < 1e-4:
+        return (1 - t) * z0 + t * z1
+    return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)
 
 
 def _slerp_directions(z0: torch.Tensor, z1: torch.Tensor, t: float) -> torch.Tensor:
-    """The other common convention: slerp the directions, interpolate the norms linearly."""
-    z0, z1 = z0.double(), z1.double()
-    n0, n1 = z0.norm(), z1.norm()
-    u = _slerp(z0 / n0, z1 / n1, torch.tensor([t], dtype=torch.float64))[0]
-    return ((1 - t) * n0 + t * n1) * u
+    """The other common convention, vae_lib.slerp's: slerp the directions, interpolate the norms."""
+    return _slerp(z0.double(), z1.double(), torch.tensor([t], dtype=torch.float64))[0]
 
 
 def check_slerp(fn: Callable, verbose: bool = True) -> CheckResult:
