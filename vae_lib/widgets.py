@@ -53,6 +53,21 @@ def _default_test_digits() -> tuple[np.ndarray, np.ndarray]:
     return load_mnist("test", subset="small")
 
 
+def _map_digits(images, labels) -> tuple[torch.Tensor, np.ndarray | None]:
+    """The digits drawn on a latent map: ``images`` as a float tensor [N, 784] and their labels
+    (default: the 2,000 test digits of the shipped subset)."""
+    if images is None:
+        if labels is not None:
+            raise ValueError("labels: give images too (labels alone have nothing to label)")
+        images, labels = _default_test_digits()
+    x = to_tensor(images) if not (isinstance(images, torch.Tensor) and images.is_floating_point()) else images
+    if labels is not None:
+        labels = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels).astype(int)
+        if len(labels) != len(x):
+            raise ValueError(f"labels must have one entry per image: {len(labels)} labels for {len(x)} images")
+    return x, labels
+
+
 def _codes(model: _LatentModel, images) -> np.ndarray:
     """Codes of ``images`` (means of q(z|x) for a VAE), numpy [N, d]."""
     return encode_dataset(model, images).numpy()
@@ -157,15 +172,7 @@ class LatentExplorer(W.VBox):
         lo, hi = (float(v) for v in limits)
         if not lo < hi:
             raise ValueError(f"limits must be (low, high) with low < high, got {limits!r}")
-        if images is None:
-            if labels is not None:
-                raise ValueError("labels: give images too (labels alone have nothing to label)")
-            images, labels = _default_test_digits()
-        x = to_tensor(images) if not (isinstance(images, torch.Tensor) and images.is_floating_point()) else images
-        if labels is not None:
-            labels = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels).astype(int)
-            if len(labels) != len(x):
-                raise ValueError(f"labels must have one entry per image: {len(labels)} labels for {len(x)} images")
+        x, labels = _map_digits(images, labels)
         self.model = model
         self.codes = _codes(model, x)
         self.labels = labels
@@ -345,15 +352,7 @@ class InterpolationExplorer(W.VBox):
         else:
             models = {"VAE" if isinstance(models, VAE) else "AE": _check_model(models, "models")}
         xa, xb = _one_image(x_a, "x_a"), _one_image(x_b, "x_b")
-        if images is None:
-            if labels is not None:
-                raise ValueError("labels: give images too (labels alone have nothing to label)")
-            images, labels = _default_test_digits()
-        x = to_tensor(images) if not (isinstance(images, torch.Tensor) and images.is_floating_point()) else images
-        if labels is not None:
-            labels = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels).astype(int)
-            if len(labels) != len(x):
-                raise ValueError(f"labels must have one entry per image: {len(labels)} labels for {len(x)} images")
+        x, labels = _map_digits(images, labels)
         self._steps = steps
         self._panels = {k: _Panel(k, m, xa, xb, x, labels) for k, m in models.items()}
         self.labels = list(self._panels)
