@@ -36,7 +36,8 @@ def elbo(model: VAE, images, *, samples: int = 1, batch_size: int = 1000, seed: 
          reduction: str = "mean") -> float | torch.Tensor:
     """ELBO in nats: the mean over images (``reduction="mean"``) or one per image ("none").
 
-    The KL term is exact; E_q[log p(x|z)] is averaged over ``samples`` draws of z.
+    The KL term is exact; E_q[log p(x|z)] is averaged over ``samples`` draws of z, decoded
+    together (``batch_size`` decoded images at a time).
     """
     _check_vae(model)
     if reduction not in ("mean", "none"):
@@ -49,14 +50,12 @@ def elbo(model: VAE, images, *, samples: int = 1, batch_size: int = 1000, seed: 
     was_training = model.training
     model.eval()
     out = []
-    for xb in x.split(batch_size):
+    for xb in x.split(max(1, batch_size // samples)):  # batch_size decoded images at a time
         mu, logvar = model.encode(xb)
-        sigma = (0.5 * logvar).exp()
-        rec = torch.zeros(len(xb), device=device)
-        for _ in range(samples):
-            z = mu + sigma * torch.randn(mu.shape, generator=gen, device=device)
-            rec += reconstruction_loss(model.decoder(z), xb, model.likelihood)
-        out.append(-(rec / samples) - kl_divergence(mu, logvar))
+        z = mu + (0.5 * logvar).exp() * torch.randn(samples, *mu.shape, generator=gen, device=device)
+        logits = model.decoder(z.reshape(-1, model.latent_dim)).reshape(samples, len(xb), -1)
+        rec = reconstruction_loss(logits, xb.expand(samples, -1, -1), model.likelihood).mean(0)
+        out.append(-rec - kl_divergence(mu, logvar))
     model.train(was_training)
     values = torch.cat(out).cpu()
     return values.mean().item() if reduction == "mean" else values

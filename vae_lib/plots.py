@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import matplotlib
+import matplotlib.ticker
 import matplotlib.pyplot as plt  # noqa: F401  (sets up the notebook's figure display)
 import numpy as np
 import torch
@@ -61,7 +62,7 @@ def latent_scatter(z, labels, *, ax=None, title: str | None = None, s: float = 3
         if annotate:
             cx, cy = np.median(pts, axis=0)
             ax.text(cx, cy, str(digit), fontsize=12, weight="bold", ha="center", va="center",
-                    color="black", bbox=dict(boxstyle="circle,pad=0.15", fc="white", ec=DIGIT_COLOURS[digit],
+                    color="black", clip_on=True, bbox=dict(boxstyle="circle,pad=0.15", fc="white", ec=DIGIT_COLOURS[digit],
                                              alpha=0.85))
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
@@ -103,6 +104,8 @@ def image_grid(images, nrow: int | None = None, *, ax=None, titles: Sequence[str
                title: str | None = None, pad: int = 2) -> Figure:
     """Images [N, 784] or [N, 28, 28] tiled in rows of ``nrow`` (grey, white = 1)."""
     imgs = _as_images(images)
+    if titles is not None:
+        pad = max(pad, 12)  # room for each title above its image
     n = len(imgs)
     nrow = nrow or int(np.ceil(np.sqrt(n)))
     rows = int(np.ceil(n / nrow))
@@ -178,12 +181,15 @@ def loss_curves(history, *, ax=None, title: str | None = None) -> Figure:
     """Train (solid) and test (dashed) total, reconstruction and KL per epoch, in nats."""
     fig, ax = _fig_ax(ax, (6, 3.5))
     epochs = np.arange(1, history.epochs + 1)
-    for colour, term in zip(PAIR_COLOURS, ("total", "reconstruction", "kl")):
+    # An autoencoder has no KL term: its total is its reconstruction error, drawn once.
+    terms = ("total", "reconstruction", "kl") if any(history.train["kl"]) else ("reconstruction",)
+    for colour, term in zip(PAIR_COLOURS, terms):
         if any(history.train[term]):
             ax.plot(epochs, history.train[term], color=colour, marker="o", ms=3, label=f"train {term}")
         if history.test[term] and any(history.test[term]):
             ax.plot(epochs, history.test[term], color=colour, ls="--", marker="s", ms=3, label=f"test {term}")
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_ylabel("nats per image")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
