@@ -102,8 +102,8 @@ def fit(model: _LatentModel, train, *, epochs: int, batch_size: int = 128, lr: f
     in [0, 1]. Batches come from a permutation drawn with ``seed``, and the VAE's noise
     from a generator seeded with it too, so the same model, data and seed give the same
     result bit for bit on the same machine. The model is trained in place (moved to
-    ``device``, default: cuda, else mps, else cpu) and the returned :class:`History`
-    holds every term of every epoch. Raises ``FloatingPointError`` if the loss becomes
+    ``device``, default: cuda, else mps, else cpu, and left in eval mode) with a fresh Adam
+    optimizer, and the returned :class:`History` holds every term of every epoch. Raises ``FloatingPointError`` if the loss becomes
     NaN or infinite.
     """
     if not isinstance(model, _LatentModel):
