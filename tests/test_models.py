@@ -80,3 +80,14 @@ def test_wrong_image_shape_or_dtype_is_named(x, message):
 def test_wrong_latent_shape_is_named():
     with pytest.raises(ValueError, match=r"z must be a tensor of shape \[N, 2\]"):
         VAE(latent_dim=2, hidden=(8,)).decode(torch.zeros(3, 5))
+
+
+def test_evaluating_restores_the_training_mode_even_after_an_error():
+    from vae_lib.models import evaluating
+
+    model = VAE(latent_dim=2, hidden=(8,)).train()
+    with pytest.raises(RuntimeError):
+        with evaluating(model):
+            assert not model.training
+            raise RuntimeError("boom")
+    assert model.training

@@ -18,17 +18,24 @@ import math
 import torch
 
 from .losses import LOG_2PI, kl_divergence, reconstruction_loss
-from .models import VAE
+from .models import VAE, evaluating
 from .train import _as_data
 
 
-def _check_vae(model) -> None:
+def _prepare(model, images, seed: int, reduction: str) -> tuple[torch.Tensor, torch.Generator]:
+    """Check the arguments both estimates share; the images on the model's device and a seeded generator."""
     if not isinstance(model, VAE):
         raise TypeError(f"model must be a vae_lib.VAE (the ELBO needs q(z|x)), got {type(model).__name__}")
+    if reduction not in ("mean", "none"):
+        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+    device = next(model.parameters()).device
+    x = _as_data(images, "images").to(device)
+    return x, torch.Generator(device=device).manual_seed(seed)
 
 
-def _device(model) -> torch.device:
-    return next(model.parameters()).device
+def _reduce(values: list[torch.Tensor], reduction: str) -> float | torch.Tensor:
+    values = torch.cat(values).cpu()
+    return values.mean().item() if reduction == "mean" else values
 
 
 @torch.no_grad()
@@ -39,26 +46,18 @@ def elbo(model: VAE, images, *, samples: int = 1, batch_size: int = 1000, seed: 
     The KL term is exact; E_q[log p(x|z)] is averaged over ``samples`` draws of z, decoded
     together (``batch_size`` decoded images at a time).
     """
-    _check_vae(model)
-    if reduction not in ("mean", "none"):
-        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
     if isinstance(samples, bool) or not isinstance(samples, int) or samples <= 0:
         raise ValueError(f"samples must be a positive integer, got {samples!r}")
-    device = _device(model)
-    x = _as_data(images, "images").to(device)
-    gen = torch.Generator(device=device).manual_seed(seed)
-    was_training = model.training
-    model.eval()
+    x, gen = _prepare(model, images, seed, reduction)
     out = []
-    for xb in x.split(max(1, batch_size // samples)):  # batch_size decoded images at a time
-        mu, logvar = model.encode(xb)
-        z = mu + (0.5 * logvar).exp() * torch.randn(samples, *mu.shape, generator=gen, device=device)
-        logits = model.decoder(z.reshape(-1, model.latent_dim)).reshape(samples, len(xb), -1)
-        rec = reconstruction_loss(logits, xb.expand(samples, -1, -1), model.likelihood).mean(0)
-        out.append(-rec - kl_divergence(mu, logvar))
-    model.train(was_training)
-    values = torch.cat(out).cpu()
-    return values.mean().item() if reduction == "mean" else values
+    with evaluating(model):
+        for xb in x.split(max(1, batch_size // samples)):  # batch_size decoded images at a time
+            mu, logvar = model.encode(xb)
+            z = mu + (0.5 * logvar).exp() * torch.randn(samples, *mu.shape, generator=gen, device=x.device)
+            logits = model.decoder(z.reshape(-1, model.latent_dim)).reshape(samples, len(xb), -1)
+            rec = reconstruction_loss(logits, xb.expand(samples, -1, -1), model.likelihood).mean(0)
+            out.append(-rec - kl_divergence(mu, logvar))
+    return _reduce(out, reduction)
 
 
 def _log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -74,34 +73,26 @@ def log_likelihood(model: VAE, images, k: int = 1000, *, seed: int = 0, reductio
     Computed with log-sum-exp for stability, in chunks of at most ``max_elements`` decoded
     pixels so that memory stays bounded for any k (up to 5000 is fine on a laptop).
     """
-    _check_vae(model)
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 100_000:
         raise ValueError(f"k must be an integer between 1 and 100000, got {k!r}")
-    if reduction not in ("mean", "none"):
-        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
-    device = _device(model)
-    x = _as_data(images, "images").to(device)
-    gen = torch.Generator(device=device).manual_seed(seed)
-    was_training = model.training
-    model.eval()
+    x, gen = _prepare(model, images, seed, reduction)
     d = model.latent_dim
     n_img = max(1, min(len(x), max_elements // (k * x.shape[1]) or 1))  # images per chunk
     k_chunk = max(1, min(k, max_elements // (n_img * x.shape[1])))      # samples per chunk
     out = []
-    for xb in x.split(n_img):
-        mu, logvar = model.encode(xb)
-        sigma = (0.5 * logvar).exp()
-        eps_all = torch.randn(k, *mu.shape, generator=gen, device=device)  # drawn once: chunking can't change it
-        log_w = []
-        for start in range(0, k, k_chunk):
-            kc = min(k_chunk, k - start)
-            z = mu + sigma * eps_all[start:start + kc]               # [kc, b, d]
-            logits = model.decoder(z.reshape(-1, d)).reshape(kc, len(xb), -1)
-            log_px_z = -reconstruction_loss(logits, xb.expand(kc, -1, -1), model.likelihood)
-            log_pz = -0.5 * (LOG_2PI + z.pow(2)).sum(-1)
-            log_qz = _log_normal(z, mu, logvar)
-            log_w.append(log_px_z + log_pz - log_qz)                 # [kc, b]
-        out.append(torch.logsumexp(torch.cat(log_w), dim=0) - math.log(k))
-    model.train(was_training)
-    values = torch.cat(out).cpu()
-    return values.mean().item() if reduction == "mean" else values
+    with evaluating(model):
+        for xb in x.split(n_img):
+            mu, logvar = model.encode(xb)
+            sigma = (0.5 * logvar).exp()
+            eps_all = torch.randn(k, *mu.shape, generator=gen, device=x.device)  # drawn once: chunking can't change it
+            log_w = []
+            for start in range(0, k, k_chunk):
+                kc = min(k_chunk, k - start)
+                z = mu + sigma * eps_all[start:start + kc]               # [kc, b, d]
+                logits = model.decoder(z.reshape(-1, d)).reshape(kc, len(xb), -1)
+                log_px_z = -reconstruction_loss(logits, xb.expand(kc, -1, -1), model.likelihood)
+                log_pz = -0.5 * (LOG_2PI + z.pow(2)).sum(-1)
+                log_qz = _log_normal(z, mu, logvar)
+                log_w.append(log_px_z + log_pz - log_qz)                 # [kc, b]
+            out.append(torch.logsumexp(torch.cat(log_w), dim=0) - math.log(k))
+    return _reduce(out, reduction)

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from .models import VAE, _LatentModel
+from .models import VAE, _LatentModel, evaluating
 from .train import _as_data
 
 
@@ -22,17 +22,15 @@ def encode_dataset(model: _LatentModel, images, *, batch_size: int = 2000, retur
         raise ValueError("return_logvar=True needs a VAE: an autoencoder has no variance")
     device = next(model.parameters()).device
     x = _as_data(images, "images")
-    was_training = model.training
-    model.eval()
     mus, logvars = [], []
-    for xb in x.split(batch_size):
-        code = model.encode(xb.to(device))
-        if isinstance(model, VAE):
-            mus.append(code[0].cpu())
-            logvars.append(code[1].cpu())
-        else:
-            mus.append(code.cpu())
-    model.train(was_training)
+    with evaluating(model):
+        for xb in x.split(batch_size):
+            code = model.encode(xb.to(device))
+            if isinstance(model, VAE):
+                mus.append(code[0].cpu())
+                logvars.append(code[1].cpu())
+            else:
+                mus.append(code.cpu())
     mu = torch.cat(mus)
     return (mu, torch.cat(logvars)) if return_logvar else mu
 

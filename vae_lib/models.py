@@ -12,7 +12,8 @@ passed through a sigmoid is the mean of a unit-variance Gaussian.
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from contextlib import contextmanager
+from typing import Iterator, NamedTuple, Sequence
 
 import torch
 from torch import nn
@@ -189,6 +190,17 @@ class VAE(_LatentModel):
         mu, logvar = self.encode(x)
         z = _reparameterize(mu, logvar, generator)  # vae_lib.reparameterize without its checks
         return VAEOutput(self.decoder(z), mu, logvar, z)
+
+
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode for a ``with`` block, then back in the mode it was in."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 MODELS = {"autoencoder": Autoencoder, "vae": VAE}

@@ -15,7 +15,7 @@ import torch
 
 from .data import to_tensor
 from .losses import vae_loss
-from .models import _LatentModel
+from .models import _LatentModel, evaluating
 
 TERMS = ("total", "reconstruction", "kl")
 
@@ -81,15 +81,12 @@ def _check_positive_int(value, name: str) -> None:
 def evaluate_loss(model: _LatentModel, x: torch.Tensor, beta: float = 1.0, batch_size: int = 2000,
                   generator: torch.Generator | None = None) -> dict[str, float]:
     """Mean loss terms over ``x`` (one z sample per image, as during training)."""
-    was_training = model.training
-    model.eval()
     sums = torch.zeros(3, dtype=torch.float64, device=x.device)
-    for i in range(0, len(x), batch_size):
-        xb = x[i:i + batch_size]
-        out = model(xb, generator=generator) if model.kind == "vae" else model(xb)
-        terms = vae_loss(out, xb, beta, model.likelihood)
-        sums += torch.stack(terms).double() * len(xb)
-    model.train(was_training)
+    with evaluating(model):
+        for xb in x.split(batch_size):
+            out = model(xb, generator=generator) if model.kind == "vae" else model(xb)
+            terms = vae_loss(out, xb, beta, model.likelihood)
+            sums += torch.stack(terms).double() * len(xb)
     return dict(zip(TERMS, (sums / len(x)).tolist()))
 
 
