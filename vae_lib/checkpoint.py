@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import BinaryIO, Callable
 
 import torch
 
@@ -29,10 +30,20 @@ def save(model: _LatentModel, path, *, metrics: dict | None = None, dtype: torch
              for k, v in model.state_dict().items()}
     payload = {"format": FORMAT, "config": model.config, "state_dict": state, "metrics": dict(metrics or {})}
     path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, lambda f: torch.save(payload, f))
+    return path
+
+
+def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Call ``write(f)`` on a temporary file beside ``path``, then rename it to ``path``.
+
+    Readers see the old file or the complete new one, never a half-written file; on any
+    error the temporary file is removed and ``path`` is left as it was.
+    """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
@@ -40,7 +51,6 @@ def save(model: _LatentModel, path, *, metrics: dict | None = None, dtype: torch
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
 
 
 def _umask() -> int:

@@ -31,13 +31,12 @@ import hashlib
 import io
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .checkpoint import write_atomic
 from .models import _LatentModel
 
 __all__ = ["FORMAT", "DATA_FILE", "FALLBACK_PNG", "DEFAULT_OUT", "export_explorer", "weights_sha256",
@@ -97,18 +96,6 @@ def _view(codes: np.ndarray) -> float:
     """Half-width of the square latent map: covers 99.8 % of the points and +-3 (the prior)."""
     q = np.quantile(np.abs(codes), 0.998, axis=0).max()
     return float(max(3.0, math.ceil(q * 2) / 2))
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the site serves these files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _fallback_png(model: _LatentModel) -> bytes:
@@ -183,8 +170,8 @@ def export_explorer(model: _LatentModel | None = None, out_dir=DEFAULT_OUT, *, i
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     png = _fallback_png(model)
-    _write_atomic(out / DATA_FILE, data)
-    _write_atomic(out / FALLBACK_PNG, png)
+    write_atomic(out / DATA_FILE, lambda f: f.write(data))
+    write_atomic(out / FALLBACK_PNG, lambda f: f.write(png))
     return {"data": str(out / DATA_FILE), "data_bytes": len(data), "fallback": str(out / FALLBACK_PNG),
             "fallback_bytes": len(png), "weights_sha256": header["model"]["weights_sha256"],
             "points": int(len(codes)), "lossless": lossless, "view": header["view"]}
