@@ -44,8 +44,6 @@ def check_reconstruction_loss(fn: Callable, verbose: bool = True) -> CheckResult
              -((1 - xx) * torch.log(p) + xx * torch.log1p(-p)).sum(-1)),
         ]
 
-    shape_hint = None
-
     def compare(logits, x, **kw):
         ref = reference(logits.detach().double(), x.detach().double())
         out = _call(fn, logits.clone(), x.clone())

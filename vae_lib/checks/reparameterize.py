@@ -109,9 +109,13 @@ def check_reparameterize(fn: Callable, verbose: bool = True) -> CheckResult:
 
     state: dict = {}
 
+    def cached_gradients():  # one backward pass serves both gradient cases
+        if "g" not in state:
+            state["g"] = gradients()
+        return state["g"]
+
     def grad_mu():
-        state["g"] = gradients()
-        _, _, _, grads = state["g"]
+        _, _, _, grads = cached_gradients()
         g = grads["mu"]
         if g is None or not bool(g.abs().sum() > 0):
             raise _Failure("the gradient does not reach mu.",
@@ -122,9 +126,7 @@ def check_reparameterize(fn: Callable, verbose: bool = True) -> CheckResult:
                            "z depends on mu only through the sum mu + σ ε")
 
     def grad_logvar():
-        if "g" not in state:
-            state["g"] = gradients()
-        z, mu, logvar, grads = state["g"]
+        z, mu, logvar, grads = cached_gradients()
         g = grads["logvar"]
         if g is None or not bool(g.abs().sum() > 0):
             raise _Failure("the gradient does not reach logvar.",
