@@ -36,6 +36,8 @@ from pathlib import Path
 
 import nbformat
 
+from .checkpoint import umask
+
 __all__ = ["AssignError", "assign", "student_notebook", "answer_key_notebook", "with_assert_cells"]
 
 _BEGIN_SOLUTION = re.compile(r"^(?P<indent>[ \t]*)#+[ \t]*BEGIN SOLUTION[ \t]*$")
@@ -315,18 +317,12 @@ def _check_output(out: Path, inputs: Path, force: bool, what: str) -> None:
             raise AssignError(f"refusing to replace {str(out)!r}: it holds a git repository")
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _write_atomically(out: Path, notebooks: dict[str, object]) -> list[Path]:
     """Write {file name: notebook} into a temporary folder beside ``out``, then swap it in."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        os.chmod(tmp, 0o777 & ~_umask())
+        os.chmod(tmp, 0o777 & ~umask())
         for file_name, nb in notebooks.items():
             nbformat.write(nb, str(tmp / file_name))
         if out.exists():
