@@ -73,12 +73,11 @@ def _codes(model: _LatentModel, images) -> np.ndarray:
     return encode_dataset(model, images).numpy()
 
 
-@torch.no_grad()
 def _decode(model: _LatentModel, z: np.ndarray) -> np.ndarray:
-    """The image shown for the point z: ``sigmoid(model.decode(z))`` as float32 [28, 28]."""
+    """The image shown for the point z: ``model.decode_images(z)`` as float32 [28, 28]."""
     zt = torch.as_tensor(np.asarray(z, dtype=np.float32).reshape(1, -1))
     device = next(model.parameters()).device
-    return torch.sigmoid(model.decode(zt.to(device)))[0].cpu().numpy().reshape(28, 28)
+    return model.decode_images(zt.to(device))[0].cpu().numpy().reshape(28, 28)
 
 
 def _png(rgb: np.ndarray) -> bytes:
