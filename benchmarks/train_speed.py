@@ -1,7 +1,8 @@
 """Training speed: vae_lib.fit against the official PyTorch VAE example, side by side.
 
 All loops train the same model (784-400-20, Adam 1e-3, batch 128, BCE summed + KL) on the
-same data, in one process, alternating run by run so that all see the same machine load:
+same data, in one process, taking turns epoch by epoch (each loop runs in its own thread and
+waits while another trains), so that all see the same machine load even when it drifts:
 
 (a) ``reference``: the training loop of the PyTorch example (examples/vae/main.py) with its
     data fed as the example feeds it: ``datasets.MNIST(transform=transforms.ToTensor())``
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import threading
 import time
 
 import numpy as np
@@ -111,14 +113,18 @@ class MNISTItems(Dataset):
         return torch.from_numpy(self.images[i]).float().div(255).unsqueeze(0), int(self.labels[i])
 
 
-def run_reference(train, test, epochs: int, seed: int, dataset=TorchvisionMNIST):
+def run_reference(train, test, epochs: int, seed: int, turn: "Turn | None" = None, dataset=TorchvisionMNIST):
+    turn = turn or Turn()
+    turn.wait()
     torch.manual_seed(seed)
     model = ReferenceVAE()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loader = DataLoader(dataset(*train), batch_size=128, shuffle=True)
     test_loader = DataLoader(dataset(*test), batch_size=128, shuffle=False)
     seconds = 0.0
-    for _ in range(epochs):
+    for epoch in range(epochs):
+        if epoch:
+            turn.pass_on()
         model.train()
         start = time.perf_counter()
         train_loss = 0.0
@@ -136,22 +142,110 @@ def run_reference(train, test, epochs: int, seed: int, dataset=TorchvisionMNIST)
         for data, _ in test_loader:
             recon, mu, logvar = model(data)
             test_loss += reference_loss(recon, data, mu, logvar).item()
+    turn.finish()
     return len(train[0]) * epochs / seconds, test_loss / len(test[0])
 
 
-def run_reference_lean(train, test, epochs: int, seed: int):
-    return run_reference(train, test, epochs, seed, dataset=MNISTItems)
+def run_reference_lean(train, test, epochs: int, seed: int, turn: "Turn | None" = None):
+    return run_reference(train, test, epochs, seed, turn, dataset=MNISTItems)
 
 
-# ---------------------------------------------------------------- (b) vae_lib.fit
+# ---------------------------------------------------------------- (c) vae_lib.fit
 
 
-def run_vae_lib(train, test, epochs: int, seed: int):
+def run_vae_lib(train, test, epochs: int, seed: int, turn: "Turn | None" = None):
+    turn = turn or Turn()
+    turn.wait()
     torch.manual_seed(seed)
     model = vae_lib.VAE(latent_dim=20, hidden=(400,))
+
+    def between_epochs(history):  # fit calls this outside its timed part
+        if history.epochs < epochs:
+            turn.pass_on()
+
     history = vae_lib.fit(model, train[0], epochs=epochs, test=test[0], seed=seed, device="cpu",
-                          progress=False)
+                          progress=False, callback=between_epochs)
+    turn.finish()
     return history.images_per_second, history.test["total"][-1]
+
+
+# ---------------------------------------------------------------- taking turns
+
+
+class Turn:
+    """One loop's place in a round robin of training loops, one epoch each in turn.
+
+    ``wait()`` blocks until it is this loop's turn, ``pass_on()`` hands the machine to the
+    next loop and waits for the turn to come back, ``finish()`` leaves the round. Each loop
+    keeps its own state of torch's global random number generator across turns, so it
+    draws the same numbers as when it runs alone. Alone (no round), every call returns at once.
+    """
+
+    def __init__(self, name: str = "", round_: "Round | None" = None):
+        self.name, self.round = name, round_
+        self.rng_state: torch.Tensor | None = None
+
+    def wait(self) -> None:
+        if self.round is not None:
+            self.round.wait_for(self.name)
+            if self.rng_state is not None:
+                torch.set_rng_state(self.rng_state)
+
+    def pass_on(self) -> None:
+        if self.round is not None:
+            self.rng_state = torch.get_rng_state()
+            self.round.advance(self.name, stay=True)
+            self.wait()
+
+    def finish(self) -> None:
+        if self.round is not None:
+            self.round.advance(self.name, stay=False)
+
+
+class Round:
+    """The queue of loops still training; the loop at its head has the machine."""
+
+    def __init__(self, names: list[str]):
+        self.queue = list(names)
+        self.changed = threading.Condition()
+
+    def wait_for(self, name: str) -> None:
+        with self.changed:
+            self.changed.wait_for(lambda: self.queue[0] == name)
+
+    def advance(self, name: str, stay: bool) -> None:
+        with self.changed:
+            assert self.queue[0] == name, "only the loop whose turn it is can pass it on"
+            self.queue.pop(0)
+            if stay:
+                self.queue.append(name)
+            self.changed.notify_all()
+
+
+def run_in_turns(loops: dict, train, test, epochs: int, seed: int) -> dict[str, tuple[float, float]]:
+    """Run every loop in its own thread, one epoch each in turn, in the order given."""
+    round_ = Round(list(loops))
+    results, errors = {}, []
+
+    def work(name, run):
+        turn = Turn(name, round_)
+        try:
+            results[name] = run(train, test, epochs, seed, turn)
+        except BaseException as error:  # let the others go on, then re-raise below
+            errors.append(error)
+            with round_.changed:
+                if name in round_.queue:
+                    round_.queue.remove(name)
+                round_.changed.notify_all()
+
+    threads = [threading.Thread(target=work, args=item) for item in loops.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
 
 
 # ---------------------------------------------------------------- measurement
@@ -180,7 +274,7 @@ def matmul_rate(seconds: float = 1.0) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=1, help="alternating runs of each loop")
+    parser.add_argument("--repeats", type=int, default=1, help="runs of all the loops, each with the next seed")
     parser.add_argument("--quick", action="store_true", help="1 epoch on the shipped subset (a smoke run)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
@@ -189,7 +283,7 @@ def main() -> None:
     train = vae_lib.load_mnist("train", subset=subset)
     test = vae_lib.load_mnist("test", subset=subset)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {len(train[0])} training images,"
-          f" {epochs} epochs, {args.repeats} alternating repeats")
+          f" {epochs} epochs, {args.repeats} repeats; the loops take turns epoch by epoch")
 
     loops = {"reference": run_reference, "reference-lean": run_reference_lean, "vae_lib.fit": run_vae_lib}
     rates: dict[str, list[float]] = {name: [] for name in loops}
@@ -198,11 +292,14 @@ def main() -> None:
     names = list(loops)
     for r in range(args.repeats):
         flops.append(matmul_rate())
-        for name in names[r % 3:] + names[:r % 3]:  # rotate the order so no loop always goes first
-            ips, loss = loops[name](train, test, epochs, args.seed + r)
+        order = names[r % 3:] + names[:r % 3]  # rotate so that no loop always goes first
+        for name, (ips, loss) in run_in_turns({name: loops[name] for name in order}, train, test,
+                                              epochs, args.seed + r).items():
             rates[name].append(ips)
             losses[name].append(loss)
-            print(f"  run {r + 1} {name:14s} {ips:9,.0f} images/s  test loss {loss:8.2f} nats", flush=True)
+        print(f"  repeat {r + 1} (seed {args.seed + r}):", "; ".join(
+            f"{name} {rates[name][-1]:,.0f} images/s, test loss {losses[name][-1]:.2f}" for name in names),
+            flush=True)
     peak = statistics.median(flops)
     bound = peak / FLOPS_PER_IMAGE
     print(f"\nmeasured matmul rate {peak / 1e9:.1f} GFLOP/s; {FLOPS_PER_IMAGE / 1e6:.2f} MFLOP per training image;"

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 import vae_lib
@@ -54,3 +55,48 @@ def test_train_speed_quick_mode_prints_the_table_and_the_ratio_last():
     images_per_second = {name: float(row[1].replace(",", "")) for name, row in table.items()}
     ratio = images_per_second["vae_lib.fit"] / images_per_second["reference"]  # one repeat: no median
     assert abs(float(lines[-1].split()[1]) - ratio) < 0.006
+
+
+def test_loops_take_turns_epoch_by_epoch_and_keep_their_own_random_numbers():
+    log, draws = [], {}
+
+    def loop(name, epochs):
+        def run(train, test, _epochs, seed, turn):
+            turn.wait()
+            torch.manual_seed(seed)
+            for epoch in range(epochs):
+                if epoch:
+                    turn.pass_on()
+                log.append((name, epoch))
+                draws.setdefault(name, []).append(torch.rand(2))
+            turn.finish()
+            return 0.0, 0.0
+        return run
+
+    loops = {"a": loop("a", 3), "b": loop("b", 1), "c": loop("c", 2)}
+    results = train_speed.run_in_turns(loops, None, None, 0, seed=7)
+    assert set(results) == {"a", "b", "c"}
+    assert log == [("a", 0), ("b", 0), ("c", 0), ("a", 1), ("c", 1), ("a", 2)]
+    torch.manual_seed(7)
+    alone = [torch.rand(2) for _ in range(3)]  # what loop "a" draws when it runs alone
+    assert all(torch.equal(x, y) for x, y in zip(draws["a"], alone))
+    assert torch.equal(draws["b"][0], alone[0]) and torch.equal(draws["c"][1], alone[1])
+
+
+def test_an_error_in_one_loop_is_raised_after_the_others_finish():
+    finished = []
+
+    def good(train, test, epochs, seed, turn):
+        turn.wait()
+        turn.pass_on()
+        finished.append("good")
+        turn.finish()
+        return 1.0, 1.0
+
+    def bad(train, test, epochs, seed, turn):
+        turn.wait()
+        raise RuntimeError("diverged")
+
+    with pytest.raises(RuntimeError, match="diverged"):
+        train_speed.run_in_turns({"bad": bad, "good": good}, None, None, 2, seed=0)
+    assert finished == ["good"]

@@ -89,3 +89,29 @@ def test_images_outside_the_unit_interval_are_rejected():
 def test_wrongly_shaped_training_data_is_rejected():
     with pytest.raises(ValueError, match="images"):
         fit(VAE(latent_dim=2, hidden=(8,)), torch.rand(4, 100), epochs=1, progress=False)
+
+
+def test_callback_sees_the_history_after_every_epoch_with_the_model_in_eval_mode(small):
+    torch.manual_seed(0)
+    model = VAE(latent_dim=2, hidden=(16,))
+    seen = []
+
+    def callback(history):
+        seen.append((history.epochs, len(history.test["total"]), model.training))
+
+    fit(model, small[:256], epochs=3, test=small[:64], progress=False, callback=callback)
+    assert seen == [(1, 1, False), (2, 2, False), (3, 3, False)]
+
+
+def test_callback_does_not_change_the_result(small):
+    def run(callback):
+        torch.manual_seed(0)
+        model = VAE(latent_dim=2, hidden=(16,))
+        return fit(model, small[:256], epochs=2, progress=False, callback=callback).train["total"]
+
+    assert run(None) == run(lambda history: torch.randn(3))  # a callback drawing random numbers
+
+
+def test_a_callback_that_is_not_callable_is_named(small):
+    with pytest.raises(TypeError, match="callback must be a function of the History"):
+        fit(VAE(latent_dim=2, hidden=(8,)), small[:64], epochs=1, progress=False, callback="plot")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 
@@ -92,7 +93,7 @@ def evaluate_loss(model: _LatentModel, x: torch.Tensor, beta: float = 1.0, batch
 
 def fit(model: _LatentModel, train, *, epochs: int, batch_size: int = 128, lr: float = 1e-3,
         beta: float = 1.0, test=None, seed: int = 0, device: str | torch.device | None = None,
-        progress: bool = True) -> History:
+        progress: bool = True, callback: Callable[[History], None] | None = None) -> History:
     """Train ``model`` (a ``VAE`` or an ``Autoencoder``) with Adam on ``vae_loss``.
 
     ``train`` and ``test`` are images: uint8 [N, 28, 28] arrays or float tensors [N, 784]
@@ -100,8 +101,10 @@ def fit(model: _LatentModel, train, *, epochs: int, batch_size: int = 128, lr: f
     from a generator seeded with it too, so the same model, data and seed give the same
     result bit for bit on the same machine. The model is trained in place (moved to
     ``device``, default: cuda, else mps, else cpu, and left in eval mode) with a fresh Adam
-    optimizer, and the returned :class:`History` holds every term of every epoch. Raises ``FloatingPointError`` if the loss becomes
-    NaN or infinite.
+    optimizer, and the returned :class:`History` holds every term of every epoch.
+    ``callback(history)``, if given, runs after each epoch (and its test evaluation) with the
+    history so far, outside the timed part: to plot live curves, save a checkpoint, and so on.
+    Raises ``FloatingPointError`` if the loss becomes NaN or infinite.
     """
     if not isinstance(model, _LatentModel):
         raise TypeError(f"model must be a vae_lib VAE or Autoencoder, got {type(model).__name__}")
@@ -111,6 +114,8 @@ def fit(model: _LatentModel, train, *, epochs: int, batch_size: int = 128, lr: f
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     if not (isinstance(beta, (int, float)) and not isinstance(beta, bool) and math.isfinite(beta) and beta >= 0):
         raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be a function of the History, got {type(callback).__name__}")
     device = torch.device(device) if device is not None else default_device()
     x = _as_data(train, "train").to(device)
     x_test = _as_data(test, "test").to(device) if test is not None else None
@@ -157,6 +162,10 @@ def fit(model: _LatentModel, train, *, epochs: int, batch_size: int = 128, lr: f
         if x_test is not None:
             for name, value in evaluate_loss(model, x_test, beta, generator=noise_gen).items():
                 history.test[name].append(value)
+        if callback is not None:
+            model.eval()
+            callback(history)
+            model.train()
     bar.close()
     model.eval()
     return history
