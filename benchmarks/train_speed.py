@@ -1,8 +1,9 @@
 """Training speed: vae_lib.fit against the official PyTorch VAE example, side by side.
 
 All loops train the same model (784-400-20, Adam 1e-3, batch 128, BCE summed + KL) on the
-same data, in one process, taking turns epoch by epoch (each loop runs in its own thread and
-waits while another trains), so that all see the same machine load even when it drifts:
+same data, taking turns epoch by epoch: each loop runs in its own process and waits while
+another trains, so that all see the same machine load even when it drifts minute to minute
+(a process each, not a thread each: torch ops run up to 2x slower outside a main thread):
 
 (a) ``reference``: the training loop of the PyTorch example (examples/vae/main.py) with its
     data fed as the example feeds it: ``datasets.MNIST(transform=transforms.ToTensor())``
@@ -25,9 +26,12 @@ reference's.
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
 import statistics
 import threading
 import time
+import traceback
+from typing import Callable
 
 import numpy as np
 import torch
@@ -173,79 +177,81 @@ def run_vae_lib(train, test, epochs: int, seed: int, turn: "Turn | None" = None)
 
 
 class Turn:
-    """One loop's place in a round robin of training loops, one epoch each in turn.
+    """One loop's place in a round robin of training loops in separate processes.
 
     ``wait()`` blocks until it is this loop's turn, ``pass_on()`` hands the machine to the
-    next loop and waits for the turn to come back, ``finish()`` leaves the round. Each loop
-    keeps its own state of torch's global random number generator across turns, so it
-    draws the same numbers as when it runs alone. Alone (no round), every call returns at once.
+    next loop and waits for the turn to come back, ``finish()`` hands it on for good. Every
+    loop takes the same number of turns (one per epoch). Alone (``Turn()``), every call
+    returns at once.
     """
 
-    def __init__(self, name: str = "", round_: "Round | None" = None):
-        self.name, self.round = name, round_
-        self.rng_state: torch.Tensor | None = None
+    def __init__(self, mine=None, next_=None):
+        self.mine, self.next = mine, next_  # semaphores: this loop's and the next loop's
 
     def wait(self) -> None:
-        if self.round is not None:
-            self.round.wait_for(self.name)
-            if self.rng_state is not None:
-                torch.set_rng_state(self.rng_state)
+        if self.mine is not None:
+            self.mine.acquire()
 
     def pass_on(self) -> None:
-        if self.round is not None:
-            self.rng_state = torch.get_rng_state()
-            self.round.advance(self.name, stay=True)
-            self.wait()
+        self.finish()
+        self.wait()
 
     def finish(self) -> None:
-        if self.round is not None:
-            self.round.advance(self.name, stay=False)
+        if self.next is not None:
+            self.next.release()
 
 
-class Round:
-    """The queue of loops still training; the loop at its head has the machine."""
-
-    def __init__(self, names: list[str]):
-        self.queue = list(names)
-        self.changed = threading.Condition()
-
-    def wait_for(self, name: str) -> None:
-        with self.changed:
-            self.changed.wait_for(lambda: self.queue[0] == name)
-
-    def advance(self, name: str, stay: bool) -> None:
-        with self.changed:
-            assert self.queue[0] == name, "only the loop whose turn it is can pass it on"
-            self.queue.pop(0)
-            if stay:
-                self.queue.append(name)
-            self.changed.notify_all()
+def _take_part(name: str, run: Callable, subset: str | None, epochs: int, seed: int, ready, turn: Turn,
+               results) -> None:
+    """A loop's process: load the data, wait until every loop is ready, then train in turns."""
+    try:
+        train = vae_lib.load_mnist("train", subset=subset)
+        test = vae_lib.load_mnist("test", subset=subset)
+        ready.wait()
+        results.put((name, run(train, test, epochs, seed, turn), None))
+    except BaseException:
+        results.put((name, None, traceback.format_exc()))
+        ready.abort()  # nobody waits for a loop that will not come
 
 
-def run_in_turns(loops: dict, train, test, epochs: int, seed: int) -> dict[str, tuple[float, float]]:
-    """Run every loop in its own thread, one epoch each in turn, in the order given."""
-    round_ = Round(list(loops))
-    results, errors = {}, []
+def run_in_turns(loops: dict[str, Callable], subset: str | None, epochs: int, seed: int,
+                 timeout: float = 3600) -> dict[str, tuple[float, float]]:
+    """Run each loop in its own process, one epoch each in turn, in the order given.
 
-    def work(name, run):
-        turn = Turn(name, round_)
+    Each ``run(train, test, epochs, seed, turn)`` must call ``turn.wait()`` before its first
+    epoch, ``turn.pass_on()`` between epochs and ``turn.finish()`` after its last one (with
+    its test evaluation), and return something picklable. An error in any loop stops them all
+    and is raised here with the loop's traceback.
+    """
+    ctx = mp.get_context("spawn")  # a fresh interpreter each: no forked thread pools
+    turns = [ctx.Semaphore(0) for _ in loops]
+    ready = ctx.Barrier(len(loops) + 1)
+    results = ctx.Queue()
+    processes = [ctx.Process(target=_take_part, args=(name, run, subset, epochs, seed, ready,
+                                                      Turn(turns[i], turns[(i + 1) % len(loops)]), results))
+                 for i, (name, run) in enumerate(loops.items())]
+    for process in processes:
+        process.start()
+    try:
         try:
-            results[name] = run(train, test, epochs, seed, turn)
-        except BaseException as error:  # let the others go on, then re-raise below
-            errors.append(error)
-            with round_.changed:
-                if name in round_.queue:
-                    round_.queue.remove(name)
-                round_.changed.notify_all()
-
-    threads = [threading.Thread(target=work, args=item) for item in loops.items()]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    return results
+            ready.wait(timeout=600)  # every loop has imported torch and loaded its data
+        except threading.BrokenBarrierError:
+            pass  # a loop failed before training: its error is in the results
+        turns[0].release()
+        out = {}
+        for _ in loops:
+            name, value, error = results.get(timeout=timeout)
+            if error is not None:
+                raise RuntimeError(f"the loop {name!r} failed:\n{error}")
+            out[name] = value
+        return out
+    except BaseException:
+        for process in processes:  # the others wait for a turn that will not come
+            process.terminate()
+        raise
+    finally:
+        for process in processes:
+            process.join()
 
 
 # ---------------------------------------------------------------- measurement
@@ -280,8 +286,7 @@ def main() -> None:
     args = parser.parse_args()
     subset = "small" if args.quick else None
     epochs = 1 if args.quick else args.epochs
-    train = vae_lib.load_mnist("train", subset=subset)
-    test = vae_lib.load_mnist("test", subset=subset)
+    train = vae_lib.load_mnist("train", subset=subset)  # here only to count; each loop loads its own
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {len(train[0])} training images,"
           f" {epochs} epochs, {args.repeats} repeats; the loops take turns epoch by epoch")
 
@@ -293,8 +298,8 @@ def main() -> None:
     for r in range(args.repeats):
         flops.append(matmul_rate())
         order = names[r % 3:] + names[:r % 3]  # rotate so that no loop always goes first
-        for name, (ips, loss) in run_in_turns({name: loops[name] for name in order}, train, test,
-                                              epochs, args.seed + r).items():
+        for name, (ips, loss) in run_in_turns({name: loops[name] for name in order}, subset, epochs,
+                                              args.seed + r).items():
             rates[name].append(ips)
             losses[name].append(loss)
         print(f"  repeat {r + 1} (seed {args.seed + r}):", "; ".join(

@@ -3,6 +3,7 @@ script, never a timed test)."""
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -57,46 +58,35 @@ def test_train_speed_quick_mode_prints_the_table_and_the_ratio_last():
     assert abs(float(lines[-1].split()[1]) - ratio) < 0.006
 
 
-def test_loops_take_turns_epoch_by_epoch_and_keep_their_own_random_numbers():
-    log, draws = [], {}
-
-    def loop(name, epochs):
-        def run(train, test, _epochs, seed, turn):
-            turn.wait()
-            torch.manual_seed(seed)
-            for epoch in range(epochs):
-                if epoch:
-                    turn.pass_on()
-                log.append((name, epoch))
-                draws.setdefault(name, []).append(torch.rand(2))
-            turn.finish()
-            return 0.0, 0.0
-        return run
-
-    loops = {"a": loop("a", 3), "b": loop("b", 1), "c": loop("c", 2)}
-    results = train_speed.run_in_turns(loops, None, None, 0, seed=7)
-    assert set(results) == {"a", "b", "c"}
-    assert log == [("a", 0), ("b", 0), ("c", 0), ("a", 1), ("c", 1), ("a", 2)]
-    torch.manual_seed(7)
-    alone = [torch.rand(2) for _ in range(3)]  # what loop "a" draws when it runs alone
-    assert all(torch.equal(x, y) for x, y in zip(draws["a"], alone))
-    assert torch.equal(draws["b"][0], alone[0]) and torch.equal(draws["c"][1], alone[1])
+def _timed_loop(train, test, epochs, seed, turn):  # module level: spawned processes import it
+    spans = []
+    turn.wait()
+    for epoch in range(epochs):
+        if epoch:
+            turn.pass_on()
+        start = time.monotonic()
+        time.sleep(0.05)
+        spans.append((start, time.monotonic()))
+    turn.finish()
+    return spans
 
 
-def test_an_error_in_one_loop_is_raised_after_the_others_finish():
-    finished = []
+def _failing_loop(train, test, epochs, seed, turn):
+    turn.wait()
+    raise RuntimeError("the loss diverged")
 
-    def good(train, test, epochs, seed, turn):
-        turn.wait()
-        turn.pass_on()
-        finished.append("good")
-        turn.finish()
-        return 1.0, 1.0
 
-    def bad(train, test, epochs, seed, turn):
-        turn.wait()
-        raise RuntimeError("diverged")
+def test_loops_take_turns_epoch_by_epoch_in_separate_processes():
+    results = train_speed.run_in_turns({"a": _timed_loop, "b": _timed_loop, "c": _timed_loop},
+                                       "small", epochs=3, seed=0, timeout=120)
+    spans = sorted((start, end, name) for name, loop_spans in results.items() for start, end in loop_spans)
+    assert [name for _, _, name in spans] == ["a", "b", "c"] * 3
+    assert all(end <= next_start for (_, end, _), (next_start, _, _) in zip(spans, spans[1:]))  # one at a time
 
-    with pytest.raises(RuntimeError, match="diverged"):
-        train_speed.run_in_turns({"bad": bad, "good": good}, None, None, 2, seed=0)
-    assert finished == ["good"]
+
+def test_an_error_in_one_loop_stops_the_round_and_is_raised_with_its_traceback():
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match=r"(?s)'bad' failed.*the loss diverged"):
+        train_speed.run_in_turns({"good": _timed_loop, "bad": _failing_loop}, "small", epochs=2, seed=0,
+                                 timeout=120)
+    assert time.monotonic() - start < 100  # no loop was left waiting for its turn
