@@ -207,6 +207,7 @@ def _take_part(name: str, run: Callable, subset: str | None, epochs: int, seed: 
     try:
         train = vae_lib.load_mnist("train", subset=subset)
         test = vae_lib.load_mnist("test", subset=subset)
+        matmul_rate(seconds=0.3)  # warm up the thread pool and the matmul kernels
         ready.wait()
         results.put((name, run(train, test, epochs, seed, turn), None))
     except BaseException:
