@@ -20,7 +20,7 @@ images/s / the measured float32 matmul rate), the test loss after the last epoch
 repeats), the ratio to the lean loop, and last ``ratio: X.XX`` = fit's images/s / the
 reference's.
 
-    VAE_LIB_DATA=../shared/data/mnist python benchmarks/train_speed.py --repeats 3  # 10 epochs
+    VAE_LIB_DATA=../shared/data/mnist python benchmarks/train_speed.py --repeats 8  # 10 epochs, 22 min
     python benchmarks/train_speed.py --quick                                       # smoke run
 """
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 The whole data set lives as one float tensor on the device; each epoch draws a seeded
 permutation and slices batches from it, so there is no per-item ``Dataset``/``DataLoader``
-work. With a fused Adam step this trains about 2.3x as many images per second as the
-official PyTorch VAE example on a 2-core CPU, and 1.4x a leaner per-item loop
+work. With a fused Adam step this trains about 2.5x as many images per second as the
+official PyTorch VAE example on a 2-core CPU, and 1.5x a leaner per-item loop
 (``benchmarks/train_speed.py`` measures both, side by side).
 """
 from __future__ import annotations
