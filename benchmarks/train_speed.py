@@ -287,7 +287,7 @@ def main() -> None:
     args = parser.parse_args()
     subset = "small" if args.quick else None
     epochs = 1 if args.quick else args.epochs
-    train = vae_lib.load_mnist("train", subset=subset)  # here only to count; each loop loads its own
+    train = vae_lib.load_mnist("train", subset=subset)  # fails early if missing; each loop loads its own
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {len(train[0])} training images,"
           f" {epochs} epochs, {args.repeats} repeats; the loops take turns epoch by epoch")
 
@@ -298,7 +298,7 @@ def main() -> None:
     names = list(loops)
     for r in range(args.repeats):
         flops.append(matmul_rate())
-        order = names[r % 3:] + names[:r % 3]  # rotate so that no loop always goes first
+        order = names[r % len(names):] + names[:r % len(names)]  # no loop always goes first
         for name, (ips, loss) in run_in_turns({name: loops[name] for name in order}, subset, epochs,
                                               args.seed + r).items():
             rates[name].append(ips)
