@@ -83,7 +83,7 @@ def _cmd_info(args) -> int:
 
 
 def _cmd_export_explorer(args) -> int:
-    from .explorer import export_explorer
+    from .course.explorer import export_explorer
 
     model = None if args.model == "vae-2d" else _load_model(args.model)
     print(json.dumps(export_explorer(model, args.out), indent=2))
@@ -91,7 +91,7 @@ def _cmd_export_explorer(args) -> int:
 
 
 def _cmd_assign(args) -> int:
-    from .assign import assign
+    from .course.assign import assign
 
     written = assign(args.source, args.out, force=args.force, answer_key=args.answer_key)
     for path in written:

@@ -12,7 +12,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from ..losses import kl_divergence as _kl_reference
+from ...losses import kl_divergence as _kl_reference
 from ._runner import (CheckResult, _as_float, _as_tensor, _backward, _call, _close, _Failure,
                       _first_match, _not_callable, _rand, _randn, _run, _shape)
 from .kl import _kl_variants

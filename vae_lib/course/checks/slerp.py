@@ -8,7 +8,7 @@ from typing import Callable
 
 import torch
 
-from ..latent import slerp as _slerp
+from ...latent import slerp as _slerp
 from ._runner import (CheckResult, _as_tensor, _call, _close, _Failure, _first_match,
                       _largest_error, _not_callable, _randn, _run, _shape)
 

@@ -11,7 +11,7 @@ from typing import Callable
 
 import torch
 
-from ..losses import kl_divergence as _kl_reference
+from ...losses import kl_divergence as _kl_reference
 from ._runner import (CheckResult, _as_tensor, _backward, _batch_shape_hint, _call, _close,
                       _expect, _Failure, _first_match, _fmt, _gen, _not_callable, _rand, _randn,
                       _run, _shape)

@@ -1,0 +1,206 @@
+"""The figures of the lessons. Each function returns a matplotlib ``Figure`` and never calls
+``plt.show()``: a notebook shows the returned figure, a script saves it.
+
+Colours: digits 0-9 use Paul Tol's colour-blind-safe "muted" scheme (plus a mid grey for
+the tenth class), and every scatter also labels each cluster with its digit, so colour is
+never the only cue.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib
+import matplotlib.ticker
+import matplotlib.pyplot as plt  # noqa: F401  (sets up the notebook's figure display)
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from matplotlib.patches import Ellipse
+
+# Paul Tol's "muted" qualitative scheme (colour-blind safe) + a grey for the tenth class.
+DIGIT_COLOURS = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933",
+                 "#DDCC77", "#CC6677", "#882255", "#AA4499", "#777777")
+# Okabe-Ito colours for two-series comparisons (AE vs VAE, linear vs slerp, ...).
+PAIR_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7")
+
+
+def _np(a) -> np.ndarray:
+    if isinstance(a, torch.Tensor):
+        return a.detach().cpu().numpy()
+    return np.asarray(a)
+
+
+def _as_images(images) -> np.ndarray:
+    """Anything image-like -> float array [N, 28, 28] in [0, 1]."""
+    a = _np(images)
+    if a.dtype == np.uint8:
+        a = a.astype(np.float32) / 255.0
+    if a.ndim == 1:
+        a = a[None]
+    if a.ndim == 2 and a.shape[-1] == 784:
+        a = a.reshape(-1, 28, 28)
+    if a.ndim != 3 or a.shape[1:] != (28, 28):
+        raise ValueError(f"images must have shape [N, 784] or [N, 28, 28], got {list(a.shape)}")
+    return a
+
+
+def latent_scatter(z, labels, *, ax=None, title: str | None = None, s: float = 3.0,
+                   alpha: float = 0.6, annotate: bool = True, legend: bool = True) -> Figure:
+    """2-D codes ``z`` [N, 2] coloured by digit label, each cluster labelled at its median."""
+    z, labels = _np(z), _np(labels)
+    if z.ndim != 2 or z.shape[1] != 2:
+        raise ValueError(f"z must have shape [N, 2], got {list(z.shape)}")
+    if len(labels) != len(z):
+        raise ValueError(f"labels must have one entry per point: {len(labels)} labels for {len(z)} points")
+    fig, ax = _fig_ax(ax, (5, 5))
+    for digit in range(10):
+        pts = z[labels == digit]
+        if len(pts) == 0:
+            continue
+        ax.scatter(pts[:, 0], pts[:, 1], s=s, alpha=alpha, color=DIGIT_COLOURS[digit], label=str(digit),
+                   rasterized=True)
+        if annotate:
+            cx, cy = np.median(pts, axis=0)
+            ax.text(cx, cy, str(digit), fontsize=12, weight="bold", ha="center", va="center",
+                    color="black", clip_on=True, bbox=dict(boxstyle="circle,pad=0.15", fc="white", ec=DIGIT_COLOURS[digit],
+                                             alpha=0.85))
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_aspect("equal", adjustable="datalim")
+    if legend:
+        ax.legend(title="digit", markerscale=4, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5),
+                  frameon=False)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def latent_ellipses(mu, logvar, labels, *, ax=None, n_sigma: float = 2.0, title: str | None = None) -> Figure:
+    """Each q(z|x) = N(mu, diag sigma^2) drawn as the ellipse mu +- n_sigma * sigma (2-D latent)."""
+    mu, sigma, labels = _np(mu), np.exp(0.5 * _np(logvar)), _np(labels)
+    if mu.ndim != 2 or mu.shape[1] != 2 or sigma.shape != mu.shape:
+        raise ValueError(f"mu and logvar must both have shape [N, 2], got {list(mu.shape)} and {list(sigma.shape)}")
+    fig, ax = _fig_ax(ax, (5, 5))
+    for m, s_, y in zip(mu, sigma, labels):
+        ax.add_patch(Ellipse(tuple(m), 2 * n_sigma * s_[0], 2 * n_sigma * s_[1], fc=DIGIT_COLOURS[int(y)],
+                             ec=DIGIT_COLOURS[int(y)], alpha=0.25, lw=0.8))
+        ax.plot(*m, "+", color="black", ms=3, mew=0.6)
+    pad = n_sigma * sigma.max()
+    ax.set_xlim(mu[:, 0].min() - pad, mu[:, 0].max() + pad)
+    ax.set_ylim(mu[:, 1].min() - pad, mu[:, 1].max() + pad)
+    ax.set_aspect("equal", adjustable="box")  # keep the limits just set
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    handles = [matplotlib.patches.Patch(color=DIGIT_COLOURS[d], alpha=0.5, label=str(d))
+               for d in sorted(set(int(y) for y in labels))]
+    ax.legend(handles=handles, title="digit", fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5),
+              frameon=False)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def image_grid(images, nrow: int | None = None, *, ax=None, titles: Sequence[str] | None = None,
+               title: str | None = None, pad: int = 2) -> Figure:
+    """Images [N, 784] or [N, 28, 28] tiled in rows of ``nrow`` (grey, white = 1)."""
+    imgs = _as_images(images)
+    if titles is not None:
+        pad = max(pad, 12)  # room for each title above its image
+    n = len(imgs)
+    nrow = nrow or int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / nrow))
+    canvas = np.ones((rows * (28 + pad) - pad, nrow * (28 + pad) - pad))
+    for i, im in enumerate(imgs):
+        r, c = divmod(i, nrow)
+        canvas[r * (28 + pad):r * (28 + pad) + 28, c * (28 + pad):c * (28 + pad) + 28] = 1 - im
+    fig, ax = _fig_ax(ax, (max(2.0, nrow * 0.6), max(1.0, rows * 0.6)))
+    ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
+    if titles is not None:
+        for i, t in enumerate(titles):
+            r, c = divmod(i, nrow)
+            ax.text(c * (28 + pad) + 14, r * (28 + pad) - 2, t, ha="center", va="bottom", fontsize=7)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def reconstructions(model, x, n: int = 10, *, title: str | None = None) -> Figure:
+    """Top row: ``n`` inputs; bottom row: the model's reconstructions (the decoded mean code)."""
+    from ..models import VAE
+
+    x = x[:n]
+    with torch.no_grad():
+        code = model.encode(x)
+        z = code[0] if isinstance(model, VAE) else code
+        rec = model.decode_images(z)
+    fig = image_grid(torch.cat([x, rec]), nrow=len(x))
+    ax = fig.axes[0]
+    ax.text(-4, 14, "input", ha="right", va="center", fontsize=9)
+    ax.text(-4, 44, "decoded", ha="right", va="center", fontsize=9)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def decoded_grid(model, n: int = 15, *, low: float = 0.05, high: float = 0.95, title: str | None = None) -> Figure:
+    """The decoded manifold of a 2-D latent space: an n x n grid through the inverse Gaussian CDF."""
+    from ..latent import latent_grid
+
+    z = latent_grid(n, low=low, high=high, latent_dim=model.latent_dim)
+    fig = image_grid(model.decode_images(z), nrow=n, pad=0)
+    ax = fig.axes[0]
+    ticks = np.arange(n) * 28 + 14
+    q = torch.special.ndtri(torch.linspace(low, high, n, dtype=torch.float64)).numpy()
+    every = max(1, n // 5)
+    ax.set_axis_on()
+    ax.set_xticks(ticks[::every], [f"{v:.1f}" for v in q[::every]])
+    ax.set_yticks(ticks[::every], [f"{v:.1f}" for v in q[::-1][::every]])
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def interpolation_strip(rows: dict[str, object], *, title: str | None = None) -> Figure:
+    """One row of decoded images per entry of ``rows`` (label -> images [steps, 784])."""
+    labels = list(rows)
+    arrays = [_as_images(rows[k]) for k in labels]
+    steps = len(arrays[0])
+    fig = image_grid(np.concatenate(arrays), nrow=steps)
+    ax = fig.axes[0]
+    for i, label in enumerate(labels):
+        ax.text(-4, i * 30 + 14, label, ha="right", va="center", fontsize=9)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def loss_curves(history, *, ax=None, title: str | None = None) -> Figure:
+    """Train (solid) and test (dashed) total, reconstruction and KL per epoch, in nats."""
+    fig, ax = _fig_ax(ax, (6, 3.5))
+    epochs = np.arange(1, history.epochs + 1)
+    # An autoencoder has no KL term: its total is its reconstruction error, drawn once.
+    terms = ("total", "reconstruction", "kl") if any(history.train["kl"]) else ("reconstruction",)
+    for colour, term in zip(PAIR_COLOURS, terms):
+        if any(history.train[term]):
+            ax.plot(epochs, history.train[term], color=colour, marker="o", ms=3, label=f"train {term}")
+        if history.test[term] and any(history.test[term]):
+            ax.plot(epochs, history.test[term], color=colour, ls="--", marker="s", ms=3, label=f"test {term}")
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set_ylabel("nats per image")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def _fig_ax(ax, size):
+    if ax is not None:
+        return ax.figure, ax
+    # A bare Figure, not a pyplot one: notebooks show the returned figure exactly once.
+    fig = Figure(figsize=size, layout="constrained")
+    return fig, fig.subplots()
