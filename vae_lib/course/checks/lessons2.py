@@ -1,0 +1,139 @@
+"""Checks of the second-edition exercises of lessons 14-4 and 14-5 (owner: lessons 14-1..14-6).
+
+| check | your function | lesson |
+| --- | --- | --- |
+| :func:`check_kl_general` | ``fn(mu1, var1, mu2, var2)`` -> KL(N(mu1, var1) ‖ N(mu2, var2)) | 14-4 |
+| :func:`check_exp_gradient` | ``fn(mu, logvar)`` -> exact (d/dmu, d/dlogvar) of E[exp(z)] | 14-5 |
+
+Both compare with an independent reference (``torch.distributions`` for the KL, autograd
+through a closed form and a Monte Carlo pathwise estimate for the gradient) and name the
+typical wrong variants in their hints; they never print the solution.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from torch.distributions import Normal
+from torch.distributions import kl_divergence as _torch_kl
+
+from ._runner import CheckResult, _as_tensor, _call, _Failure, _not_callable, _run
+
+_F64 = torch.float64
+
+
+def _t(v) -> torch.Tensor:
+    return torch.as_tensor(v, dtype=_F64)
+
+
+def check_kl_general(fn: Callable, verbose: bool = True) -> CheckResult:
+    """Check ``fn(mu1, var1, mu2, var2)``: KL(N(mu1, var1) ‖ N(mu2, var2)) of two univariate
+    Gaussians, given by their means and *variances* (lesson 14-4, exercise ex-14-4-general).
+    Inputs are float64 tensors that broadcast; the output must match ``torch.distributions``
+    elementwise."""
+    name = "check_kl_general"
+    if not callable(fn):
+        return _not_callable(name, "my_kl_general", fn, verbose)
+
+    def reference(m1, v1, m2, v2):
+        return _torch_kl(Normal(m1, v1.sqrt()), Normal(m2, v2.sqrt()))
+
+    def variants(m1, v1, m2, v2):
+        return [
+            ("the arguments are variances: do not square them again",
+             0.5 * (v1 ** 2 / v2 ** 2 + (m1 - m2) ** 2 / v2 ** 2 - 1 + torch.log(v2 ** 2 / v1 ** 2))),
+            ("the log term is log(var2 / var1), not log(var1 / var2)",
+             0.5 * (v1 / v2 + (m1 - m2) ** 2 / v2 - 1 + torch.log(v1 / v2))),
+            ("the squared difference of the means is divided by var2, the variance of the second Gaussian",
+             0.5 * (v1 / v2 + (m1 - m2) ** 2 / v1 - 1 + torch.log(v2 / v1))),
+            ("that is KL(p ‖ q), the other direction: the expectation is under the first Gaussian",
+             0.5 * (v2 / v1 + (m1 - m2) ** 2 / v1 - 1 + torch.log(v1 / v2))),
+            ("did you forget the factor 1/2?",
+             (v1 / v2 + (m1 - m2) ** 2 / v2 - 1 + torch.log(v2 / v1))),
+            ("did you forget the -1?",
+             0.5 * (v1 / v2 + (m1 - m2) ** 2 / v2 + torch.log(v2 / v1))),
+        ]
+
+    def case(m1, v1, m2, v2):
+        def body():
+            args = [_t(a) for a in (m1, v1, m2, v2)]
+            out = _as_tensor(_call(fn, *[a.clone() for a in args]), "your KL")
+            ref = reference(*args)
+            if out.shape != ref.shape:
+                raise _Failure(f"your KL has shape {list(out.shape)}, expected {list(ref.shape)}.",
+                               "compute elementwise with tensor operations (torch.log, not math.log)")
+            got = out.detach().double()
+            if torch.allclose(got, ref, rtol=1e-8, atol=1e-10):
+                return
+            hint = next((h for h, v in variants(*args)
+                         if v.shape == got.shape and torch.allclose(got, v, rtol=1e-6, atol=1e-9)), None)
+            worst = float((got - ref).abs().max())
+            raise _Failure(f"your KL is off by up to {worst:.3g} nats.",
+                           hint or "start from E_q[log q(z) - log p(z)] with E_q[(z - mu2)^2] = var1 + (mu1 - mu2)^2")
+        return body
+
+    cases = [
+        ("q = p gives 0", case(0.3, 0.7, 0.3, 0.7)),
+        ("p = N(0, 1): the formula of this lesson", case(0.5, 0.25, 0.0, 1.0)),
+        ("q = N(0.5, 0.25), p = N(-1, 4)", case(0.5, 0.25, -1.0, 4.0)),
+        ("a narrow prior: p = N(2, 0.1)", case(-0.4, 1.5, 2.0, 0.1)),
+        ("tensors that broadcast", case([0.0, 1.0, -2.0], [1.0, 0.5, 3.0], [[0.5], [-1.0]], [[2.0], [0.3]])),
+        ("not symmetric: swapping q and p changes the value", case(-1.0, 4.0, 0.5, 0.25)),
+    ]
+    return _run(name, cases, verbose)
+
+
+def check_exp_gradient(fn: Callable, verbose: bool = True) -> CheckResult:
+    """Check ``fn(mu, logvar)``: the exact gradient ``(d/dmu, d/dlogvar)`` of E[exp(z)] for
+    z ~ N(mu, exp(logvar)) (lesson 14-5, exercise ex-14-5-exp), for float64 tensors. The
+    reference is autograd through a pathwise Monte Carlo estimate with one million samples,
+    and the check allows five of its standard errors."""
+    name = "check_exp_gradient"
+    if not callable(fn):
+        return _not_callable(name, "my_exp_gradient", fn, verbose)
+
+    def pathwise(mu: float, logvar: float, n: int = 1_000_000, seed: int = 0):
+        m = _t(mu).requires_grad_()
+        lv = _t(logvar).requires_grad_()
+        eps = torch.randn(n, dtype=_F64, generator=torch.Generator().manual_seed(seed))
+        values = torch.exp(m + torch.exp(0.5 * lv) * eps)
+        g_mu = values.detach()                                   # d/dmu of exp(z) per sample
+        g_lv = values.detach() * 0.5 * torch.exp(0.5 * lv.detach()) * eps  # d/dlogvar per sample
+        return ((g_mu.mean(), g_mu.std() / math.sqrt(n)), (g_lv.mean(), g_lv.std() / math.sqrt(n)))
+
+    def case(mu: float, logvar: float):
+        def body():
+            out = _call(fn, _t(mu), _t(logvar))
+            if not isinstance(out, (tuple, list)) or len(out) != 2:
+                raise _Failure("return a pair (d/dmu, d/dlogvar).", None)
+            got = [float(_as_tensor(o, "your gradient").detach()) for o in out]
+            (m_mu, se_mu), (m_lv, se_lv) = pathwise(mu, logvar)
+            var = math.exp(logvar)
+            mean = math.exp(mu + var / 2)
+            if abs(got[0] - float(m_mu)) > 5 * float(se_mu) + 1e-9:
+                hint = None
+                if abs(got[0] - math.exp(mu)) < 1e-9 * (1 + math.exp(mu)):
+                    hint = "E[exp(z)] is not exp(mu): z varies around mu, and exp is convex"
+                elif abs(got[0] - math.exp(mu + math.exp(logvar / 2) / 2)) < 1e-6:
+                    hint = "E[exp(z)] = exp(mu + σ²/2): the variance, not the standard deviation"
+                raise _Failure(f"your d/dmu is {got[0]:.6g}; the measured gradient is {float(m_mu):.6g} "
+                               f"± {float(se_mu):.2g}.",
+                               hint or "write E[exp(z)] in closed form first, then differentiate it")
+            if abs(got[1] - float(m_lv)) > 5 * float(se_lv) + 1e-9:
+                hint = None
+                if abs(got[1] - mean / 2) < 1e-6 * mean:
+                    hint = "dσ²/dlogvar = σ², so the chain rule gives a factor σ²/2, not 1/2"
+                elif abs(got[1] - mean * var) < 1e-6 * mean * max(var, 1):
+                    hint = "d/dσ² of exp(mu + σ²/2) has a factor 1/2"
+                raise _Failure(f"your d/dlogvar is {got[1]:.6g}; the measured gradient is {float(m_lv):.6g} "
+                               f"± {float(se_lv):.2g}.",
+                               hint or "differentiate with respect to logvar = log σ²: dσ²/dlogvar = σ²")
+        return body
+
+    cases = [
+        ("mu = 0, σ² = 1", case(0.0, 0.0)),
+        ("mu = 0.5, σ² = 0.25", case(0.5, math.log(0.25))),
+        ("mu = -1, σ² = 2", case(-1.0, math.log(2.0))),
+    ]
+    return _run(name, cases, verbose)
