@@ -11,6 +11,7 @@ the figure and widget modules load matplotlib and ipywidgets only when imported:
 from . import pretrained
 from .checkpoint import load, save
 from .data import load_mnist, to_tensor
+from .diagnostics import active_units, elbo_surgery, refine_posterior
 from .evaluate import elbo, log_likelihood
 from .latent import encode_dataset, interpolate, latent_grid, slerp
 from .losses import LossTerms, kl_divergence, reconstruction_loss, vae_loss
@@ -21,6 +22,7 @@ from .train import History, default_device, fit
 __version__ = "1.0.0"
 
 __all__ = [
+    "active_units", "elbo_surgery", "refine_posterior",
     "AEOutput", "Autoencoder", "Decoder", "Encoder", "History", "LossTerms", "VAE", "VAEOutput",
     "default_device", "elbo", "encode_dataset", "fit", "interpolate", "kl_divergence", "latent_grid",
     "load", "load_mnist", "log_likelihood", "pretrained", "reconstruction_loss",
