@@ -4,6 +4,7 @@
 | --- | --- | --- |
 | :func:`check_kl_general` | ``fn(mu1, var1, mu2, var2)`` -> KL(N(mu1, var1) ‖ N(mu2, var2)) | 14-4 |
 | :func:`check_exp_gradient` | ``fn(mu, logvar)`` -> exact (d/dmu, d/dlogvar) of E[exp(z)] | 14-5 |
+| :func:`check_training_step` | ``fn(model, x, optimizer, generator)`` -> loss of one step | 14-5 |
 
 Both compare with an independent reference (``torch.distributions`` for the KL, autograd
 through a closed form and a Monte Carlo pathwise estimate for the gradient) and name the
@@ -137,3 +138,69 @@ def check_exp_gradient(fn: Callable, verbose: bool = True) -> CheckResult:
         ("mu = -1, σ² = 2", case(-1.0, math.log(2.0))),
     ]
     return _run(name, cases, verbose)
+
+
+def check_training_step(fn: Callable, verbose: bool = True) -> CheckResult:
+    """Check ``fn(model, x, optimizer, generator)``: one VAE training step (lesson 14-5,
+    exercise ex-14-5-bug). It must compute the loss reconstruction + KL (batch means) through a
+    reparameterized z drawn with ``generator``, clear old gradients, backpropagate, take one
+    optimizer step and return the loss as a float. The check runs three steps on a small VAE
+    and compares every parameter with the correct step and with the typical bugs."""
+    name = "check_training_step"
+    if not callable(fn):
+        return _not_callable(name, "my_training_step", fn, verbose)
+    from vae_lib import VAE, kl_divergence, reconstruction_loss, reparameterize
+
+    def reference_step(model, x, optimizer, generator, *, detach=False, zero_grad=True, kl=True):
+        if zero_grad:
+            optimizer.zero_grad()
+        mu, logvar = model.encode(x)
+        z = reparameterize(mu, logvar, generator=generator)
+        if detach:
+            z = z.detach()
+        loss = reconstruction_loss(model.decode(z), x).mean()
+        if kl:
+            loss = loss + kl_divergence(mu, logvar).mean()
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    def run(step, steps=3):
+        torch.manual_seed(0)
+        model = VAE(latent_dim=2, hidden=(16,))
+        x = torch.rand(8, 784, generator=torch.Generator().manual_seed(1))
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+        losses = [step(model, x, optimizer, torch.Generator().manual_seed(10 + i)) for i in range(steps)]
+        return model, losses
+
+    def same(a, b):
+        return all(torch.allclose(p, q, rtol=1e-5, atol=1e-7) for p, q in zip(a.parameters(), b.parameters()))
+
+    def body():
+        model, losses = run(lambda *a: _call(fn, *a))
+        ref, ref_losses = run(reference_step)
+        if not all(isinstance(v, (float, int)) or (torch.is_tensor(v) and v.numel() == 1) for v in losses):
+            raise _Failure("return the loss of the step as a number (loss.item()).", None)
+        if same(model, ref):
+            if not all(abs(float(a) - b) < 1e-4 * (1 + abs(b)) for a, b in zip(losses, ref_losses)):
+                raise _Failure("the parameters are right but the returned losses are not the step's loss.",
+                               "return the loss computed before the update")
+            return
+        variants = [
+            ("the encoder gets no gradient from the reconstruction term: z must stay connected to mu and logvar "
+             "(no .detach(), no torch.normal)", dict(detach=True)),
+            ("gradients add up from step to step: clear them before each backward pass",
+             dict(zero_grad=False)),
+            ("two bugs: old gradients are never cleared, and z is cut off from the encoder",
+             dict(zero_grad=False, detach=True)),
+            ("the loss is reconstruction + KL: the KL term is missing", dict(kl=False)),
+        ]
+        for hint, kw in variants:
+            other, _ = run(lambda m, x, o, g, kw=kw: reference_step(m, x, o, g, **kw))
+            if same(model, other):
+                raise _Failure("after three steps your parameters differ from a correct training step's.", hint)
+        raise _Failure("after three steps your parameters differ from a correct training step's.",
+                       "encode, z = reparameterize(mu, logvar, generator=generator), decode, loss = mean "
+                       "reconstruction + mean KL; zero the gradients, backward, step")
+
+    return _run(name, [("three training steps of a small VAE", body)], verbose)
