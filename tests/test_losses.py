@@ -104,3 +104,49 @@ def test_unknown_likelihood_and_bad_beta_are_named():
     x = torch.rand(2, 784)
     with pytest.raises(ValueError, match="beta"):
         vae_loss(model(x), x, beta=-1.0)
+
+
+# -- free bits -------------------------------------------------------------------------------
+
+def _vae_output(mu, logvar, logits):
+    from vae_lib import VAEOutput
+
+    return VAEOutput(logits, mu, logvar, mu)
+
+
+def test_free_bits_replace_each_dimensions_batch_mean_kl_by_at_least_lambda():
+    torch.manual_seed(0)
+    mu = torch.zeros(8, 3)
+    mu[:, 0] = 3.0  # dimension 0 carries 4.5 nats, dimensions 1 and 2 none
+    logvar = torch.zeros(8, 3)
+    x = torch.rand(8, 10)
+    logits = torch.randn(8, 10)
+    terms = vae_loss(_vae_output(mu, logvar, logits), x, beta=2.0, free_bits=0.5)
+    rec = reconstruction_loss(logits, x).mean()
+    assert terms.kl.item() == pytest.approx(4.5)  # the true KL
+    assert terms.total.item() == pytest.approx((rec + 2.0 * 4.5).item())
+    assert terms.objective.item() == pytest.approx((rec + 2.0 * (4.5 + 0.5 + 0.5)).item())
+
+
+def test_free_bits_zero_makes_the_objective_the_total_and_three_terms_unpack():
+    x = torch.rand(4, 10)
+    terms = vae_loss(_vae_output(torch.randn(4, 2), torch.randn(4, 2), torch.randn(4, 10)), x)
+    total, rec, kl = terms
+    assert terms.objective is total and total.item() == pytest.approx((rec + kl).item())
+
+
+def test_free_bits_give_no_gradient_to_a_dimension_below_lambda():
+    mu = torch.zeros(4, 2, requires_grad=True)
+    mu_data = torch.tensor([[2.0, 0.1]]).repeat(4, 1)
+    with torch.no_grad():
+        mu.copy_(mu_data)
+    out = _vae_output(mu, torch.zeros(4, 2), torch.zeros(4, 10))
+    vae_loss(out, torch.rand(4, 10), free_bits=1.0).objective.backward()
+    assert mu.grad[:, 0].abs().sum() > 0 and mu.grad[:, 1].abs().sum() == 0
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("inf"), True, "1"])
+def test_bad_free_bits_are_named(bad):
+    out = _vae_output(torch.zeros(2, 2), torch.zeros(2, 2), torch.zeros(2, 10))
+    with pytest.raises(ValueError, match="free_bits"):
+        vae_loss(out, torch.rand(2, 10), free_bits=bad)

@@ -91,3 +91,41 @@ def test_evaluating_restores_the_training_mode_even_after_an_error():
             assert not model.training
             raise RuntimeError("boom")
     assert model.training
+
+
+# -- the model contract ----------------------------------------------------------------------
+
+def test_both_kinds_share_the_public_base_and_differ_by_one_attribute():
+    from vae_lib import LatentModel
+
+    vae, ae = VAE(hidden=(8,)), Autoencoder(hidden=(8,))
+    assert isinstance(vae, LatentModel) and isinstance(ae, LatentModel)
+    assert vae.variational is True and ae.variational is False
+
+
+def test_the_old_private_base_name_still_works_with_a_deprecation_warning():
+    import vae_lib.models
+    from vae_lib import LatentModel
+
+    with pytest.warns(DeprecationWarning, match="LatentModel"):
+        assert vae_lib.models._LatentModel is LatentModel
+
+
+def test_a_new_kind_is_registered_with_one_line_and_rebuilt_from_its_config():
+    from vae_lib.models import MODELS, build_model
+
+    class Tiny(VAE):
+        kind = "tiny-vae"
+
+    MODELS["tiny-vae"] = Tiny
+    try:
+        model = build_model(Tiny(latent_dim=3, hidden=(8,)).config)
+        assert type(model) is Tiny and model.latent_dim == 3
+    finally:
+        del MODELS["tiny-vae"]
+
+
+def test_input_dim_is_honoured_by_encode_decode_and_sample():
+    model = VAE(latent_dim=2, hidden=(8,), input_dim=64)
+    mu, _ = model.encode(torch.rand(5, 64))
+    assert model.decode(mu).shape == (5, 64) and model.sample(3).shape == (3, 64)

@@ -8,23 +8,23 @@ in nats. Importing the package has no side effects (no downloads, no files writt
 the figure and widget modules load matplotlib and ipywidgets only when imported:
 ``from vae_lib import plots, widgets``.
 """
-from . import pretrained
+from . import pretrained, validation
 from .checkpoint import load, save
 from .data import load_mnist, to_tensor
 from .diagnostics import active_units, elbo_surgery, refine_posterior
 from .evaluate import elbo, log_likelihood
 from .latent import encode_dataset, interpolate, latent_grid, slerp
 from .losses import LossTerms, kl_divergence, reconstruction_loss, vae_loss
-from .models import VAE, AEOutput, Autoencoder, Decoder, Encoder, VAEOutput
+from .models import VAE, AEOutput, Autoencoder, Decoder, Encoder, LatentModel, VAEOutput
 from .reparam import reparameterize
-from .train import History, default_device, fit
+from .train import History, beta_schedule, default_device, fit
 
-__version__ = "1.0.0"
+__version__ = "2.0.0.dev0"  # the one source of the version (pyproject.toml reads it)
 
 __all__ = [
     "active_units", "elbo_surgery", "refine_posterior",
-    "AEOutput", "Autoencoder", "Decoder", "Encoder", "History", "LossTerms", "VAE", "VAEOutput",
-    "default_device", "elbo", "encode_dataset", "fit", "interpolate", "kl_divergence", "latent_grid",
+    "AEOutput", "Autoencoder", "Decoder", "Encoder", "History", "LatentModel", "LossTerms", "VAE",
+    "VAEOutput", "beta_schedule", "default_device", "elbo", "encode_dataset", "fit", "interpolate", "kl_divergence", "latent_grid",
     "load", "load_mnist", "log_likelihood", "pretrained", "reconstruction_loss",
-    "reparameterize", "save", "slerp", "to_tensor", "vae_loss",
+    "reparameterize", "save", "slerp", "to_tensor", "vae_loss", "validation",
 ]

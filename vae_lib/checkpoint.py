@@ -13,17 +13,17 @@ from typing import BinaryIO, Callable
 
 import torch
 
-from .models import _LatentModel, build_model
+from .models import LatentModel, build_model
 
 FORMAT = "vae_lib-checkpoint-v1"
 
 
-def save(model: _LatentModel, path, *, metrics: dict | None = None, dtype: torch.dtype | None = None) -> Path:
+def save(model: LatentModel, path, *, metrics: dict | None = None, dtype: torch.dtype | None = None) -> Path:
     """Write ``model``'s config and weights (and optional ``metrics``) to ``path``, atomically.
 
     ``dtype=torch.float16`` halves the file; :func:`load` returns float32 weights either way.
     """
-    if not isinstance(model, _LatentModel):
+    if not isinstance(model, LatentModel):
         raise TypeError(f"model must be a vae_lib VAE or Autoencoder, got {type(model).__name__}")
     path = Path(path)
     state = {k: (v.detach().cpu().to(dtype) if dtype is not None else v.detach().cpu())
@@ -75,7 +75,7 @@ def read_checkpoint(path) -> dict:
     return payload
 
 
-def load(path, model: _LatentModel | None = None) -> _LatentModel:
+def load(path, model: LatentModel | None = None) -> LatentModel:
     """Load a checkpoint written by :func:`save`; returns the model in eval mode, float32.
 
     With ``model`` given, its configuration must match the checkpoint's (a clear error

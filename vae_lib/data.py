@@ -463,3 +463,27 @@ def to_tensor(images) -> torch.Tensor:
             _check_int_range(int(wide.min()), int(wide.max()))
         x = x.to(torch.uint8)
     return x.to(torch.float32) / 255
+
+
+def as_images(images, input_dim: int = IMAGE_SIZE, name: str = "images") -> torch.Tensor:
+    """Images in any form the package accepts -> a float32 tensor [N, input_dim] in [0, 1], N > 0.
+
+    A float tensor or float numpy array [N, input_dim] is checked and cast to float32 (float64
+    from ``torch.from_numpy``, float16); anything else (uint8 MNIST ``[N, 28, 28]``, ...) goes
+    through :func:`to_tensor` (MNIST-sized only). Values outside [0, 1] or NaN are rejected.
+    """
+    from . import validation
+
+    if isinstance(images, np.ndarray) and images.dtype.kind == "f":
+        images = torch.from_numpy(np.ascontiguousarray(images))
+    if isinstance(images, torch.Tensor) and images.is_floating_point() and images.dim() == 2:
+        x = images
+    else:
+        try:
+            x = to_tensor(images)
+        except ValueError as err:
+            raise ValueError(f"{name}: {err}") from None
+    x = validation.images(x, input_dim, name, dtype=torch.float32)
+    if len(x) == 0:
+        raise ValueError(f"{name} must hold at least one image, got shape {list(x.shape)}")
+    return x

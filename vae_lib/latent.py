@@ -6,17 +6,17 @@ import math
 
 import torch
 
-from .models import VAE, _LatentModel, evaluating
+from .models import VAE, LatentModel, evaluating
 from .train import _as_data
 
 
 @torch.no_grad()
-def encode_dataset(model: _LatentModel, images, *, batch_size: int = 2000, return_logvar: bool = False):
+def encode_dataset(model: LatentModel, images, *, batch_size: int = 2000, return_logvar: bool = False):
     """Codes of ``images``: the means mu of q(z|x) for a VAE, the points z for an autoencoder.
 
     With ``return_logvar=True`` (VAE only) returns ``(mu, logvar)``. Tensors on the CPU, [N, d].
     """
-    if not isinstance(model, _LatentModel):
+    if not isinstance(model, LatentModel):
         raise TypeError(f"model must be a vae_lib VAE or Autoencoder, got {type(model).__name__}")
     if return_logvar and not isinstance(model, VAE):
         raise ValueError("return_logvar=True needs a VAE: an autoencoder has no variance")

@@ -12,30 +12,30 @@ passed through a sigmoid is the mean of a unit-variance Gaussian.
 """
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Iterator, NamedTuple, Sequence
+from typing import ClassVar, NamedTuple
 
 import torch
 from torch import nn
 
-from .reparam import _reparameterize
+from . import validation
+from .data import IMAGE_SIZE
+from .reparam import reparameterize
 
-IMAGE_DIM = 28 * 28
+IMAGE_DIM = IMAGE_SIZE  # 28 * 28, defined once in vae_lib.data
 LIKELIHOODS = ("bernoulli", "gaussian")
 
 
-def _check_config(latent_dim: int, hidden: Sequence[int], input_dim: int) -> tuple[int, ...]:
-    if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim <= 0:
-        raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}")
-    if isinstance(input_dim, bool) or not isinstance(input_dim, int) or input_dim <= 0:
-        raise ValueError(f"input_dim must be a positive integer, got {input_dim!r}")
-    try:
-        hidden = tuple(hidden)
-    except TypeError:
-        raise ValueError(f"hidden must be a sequence of positive integers, got {hidden!r}") from None
-    if not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden):
-        raise ValueError(f"hidden must be a sequence of positive integers, got {hidden!r}")
-    return hidden
+def check_config(latent_dim: int, hidden: Sequence[int], input_dim: int) -> tuple[int, ...]:
+    """Validate a model's sizes; returns ``hidden`` as a tuple (widths up to 65,536)."""
+    validation.positive_int(latent_dim, "latent_dim", maximum=1 << 16)
+    validation.positive_int(input_dim, "input_dim", maximum=1 << 24)
+    return validation.layer_sizes(hidden, "hidden")
+
+
+_check_config = check_config  # the old private name, still used by other modules
 
 
 def mlp(sizes: Sequence[int]) -> nn.Sequential:
@@ -49,16 +49,11 @@ def mlp(sizes: Sequence[int]) -> nn.Sequential:
 
 
 def check_images(x: torch.Tensor, input_dim: int = IMAGE_DIM, name: str = "x") -> None:
-    """Raise a clear error unless ``x`` is a float tensor of shape [N, input_dim] in [0, 1]."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape [N, {input_dim}], got {type(x).__name__}"
-                        " (use vae_lib.to_tensor(images) to convert uint8 images)")
-    if not x.is_floating_point():
-        raise ValueError(f"{name} must be a float tensor in [0, 1], got dtype {x.dtype}"
-                         " (use vae_lib.to_tensor(images) to convert uint8 images)")
-    if x.dim() != 2 or x.shape[1] != input_dim:
-        raise ValueError(f"{name} must have shape [N, {input_dim}], got {list(x.shape)}"
-                         " (use vae_lib.to_tensor(images) to flatten 28x28 images)")
+    """Raise a clear error unless ``x`` is a float tensor [N, input_dim] of pixels in [0, 1].
+
+    Kept for other modules; new code calls :func:`vae_lib.validation.images`.
+    """
+    validation.images(x, input_dim, name)
 
 
 class Encoder(nn.Module):
@@ -83,20 +78,35 @@ class Decoder(nn.Module):
         return self.net(z)
 
 
-class _LatentModel(nn.Module):
-    """What the autoencoder and the VAE share: configuration, decoding, checks."""
+class LatentModel(nn.Module):
+    """What the autoencoder and the VAE share: configuration, decoding, input checks.
 
-    kind = "base"
+    The one way to tell the kinds apart is the class attribute ``variational``: True for a
+    model whose ``encode`` returns ``(mu, logvar)`` of q(z|x) and whose ``forward`` returns a
+    :class:`VAEOutput`, False for one whose ``encode`` returns a point ``z`` (:class:`AEOutput`).
+    ``kind`` is the model's name in checkpoints (a key of :data:`MODELS`).
+
+    Inputs: ``encode``/``forward`` take pixels as a float tensor [N, input_dim] in [0, 1]
+    (``vae_lib.to_tensor`` makes one from uint8 images); another float dtype (float64 from
+    ``torch.from_numpy``, float16) is cast to the model's dtype; integer dtypes, NaN, values
+    outside [0, 1] and a tensor on another device are rejected with a message naming the argument.
+    """
+
+    kind: ClassVar[str] = "base"
+    variational: ClassVar[bool] = False
 
     def __init__(self, latent_dim: int, hidden: Sequence[int], likelihood: str, input_dim: int):
         super().__init__()
-        self.hidden = _check_config(latent_dim, hidden, input_dim)
-        if likelihood not in LIKELIHOODS:
-            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
-        self.latent_dim = latent_dim
+        self.hidden = check_config(latent_dim, hidden, input_dim)
+        validation.choice(likelihood, "likelihood", LIKELIHOODS)
+        self.latent_dim = int(latent_dim)
         self.likelihood = likelihood
-        self.input_dim = input_dim
-        self.decoder = Decoder(latent_dim, self.hidden, input_dim)
+        self.input_dim = int(input_dim)
+        try:
+            self.decoder = Decoder(latent_dim, self.hidden, input_dim)
+        except RuntimeError as err:  # the allocator's message for a model too big for memory
+            raise ValueError(f"hidden={self.hidden}, input_dim={input_dim}: the model does not fit in"
+                             f" memory ({err})") from None
 
     @property
     def config(self) -> dict:
@@ -104,14 +114,25 @@ class _LatentModel(nn.Module):
         return {"kind": self.kind, "latent_dim": self.latent_dim, "hidden": list(self.hidden),
                 "likelihood": self.likelihood, "input_dim": self.input_dim}
 
-    def _check_z(self, z: torch.Tensor) -> None:
-        if not isinstance(z, torch.Tensor) or z.dim() != 2 or z.shape[1] != self.latent_dim:
-            got = list(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
-            raise ValueError(f"z must be a tensor of shape [N, {self.latent_dim}], got {got}")
+    @property
+    def device(self) -> torch.device:
+        """Where the model's parameters are."""
+        return next(self.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype of the model's parameters (inputs are cast to it)."""
+        return next(self.parameters()).dtype
+
+    def check_input(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
+        """``x`` validated as pixels for this model, cast to its dtype (see the class docstring)."""
+        p = next(self.parameters())
+        return validation.images(x, self.input_dim, name, dtype=p.dtype, device=p.device)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """z [N, latent_dim] -> logits [N, D]; ``torch.sigmoid(logits)`` is the image."""
-        self._check_z(z)
+        p = next(self.parameters())
+        z = validation.latents(z, self.latent_dim, "z", dtype=p.dtype, device=p.device)
         return self.decoder(z)
 
     def decode_images(self, z: torch.Tensor) -> torch.Tensor:
@@ -121,9 +142,8 @@ class _LatentModel(nn.Module):
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Decode ``n`` draws from the prior z ~ N(0, I); returns pixel means [n, D] in [0, 1]."""
-        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-            raise ValueError(f"n must be a positive integer, got {n!r}")
-        device = next(self.parameters()).device
+        validation.positive_int(n, "n")
+        device = self.device
         z = torch.randn(n, self.latent_dim, generator=generator,
                         device=generator.device if generator is not None else device).to(device)
         return self.decode_images(z)
@@ -132,10 +152,11 @@ class _LatentModel(nn.Module):
         return f"latent_dim={self.latent_dim}, hidden={self.hidden}, likelihood={self.likelihood!r}"
 
 
-class Autoencoder(_LatentModel):
+class Autoencoder(LatentModel):
     """A plain autoencoder (lesson 14-1): ``z = encoder(x)``, one point per input."""
 
     kind = "autoencoder"
+    variational = False
 
     def __init__(self, latent_dim: int = 2, hidden: Sequence[int] = (512,),
                  likelihood: str = "bernoulli", input_dim: int = IMAGE_DIM):
@@ -144,10 +165,10 @@ class Autoencoder(_LatentModel):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """x [N, D] in [0, 1] -> z [N, latent_dim]."""
-        check_images(x, self.input_dim)
-        return self.encoder(x)
+        return self.encoder(self.check_input(x))
 
-    def forward(self, x: torch.Tensor) -> "AEOutput":
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> AEOutput:
+        """Encode and decode; ``generator`` is ignored (accepted so both kinds share a call)."""
         z = self.encode(x)
         return AEOutput(self.decoder(z), z)
 
@@ -164,7 +185,7 @@ class VAEOutput(NamedTuple):
     z: torch.Tensor       # [N, d] the sample z = mu + sigma * eps
 
 
-class VAE(_LatentModel):
+class VAE(LatentModel):
     """A variational autoencoder (Kingma & Welling, 2013; lesson 14-3).
 
     ``encode(x)`` returns ``(mu, logvar)`` of q(z|x) = N(mu, diag(exp(logvar))): one
@@ -173,6 +194,7 @@ class VAE(_LatentModel):
     """
 
     kind = "vae"
+    variational = True
 
     def __init__(self, latent_dim: int = 2, hidden: Sequence[int] = (512,),
                  likelihood: str = "bernoulli", input_dim: int = IMAGE_DIM):
@@ -181,14 +203,13 @@ class VAE(_LatentModel):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x [N, D] in [0, 1] -> (mu, logvar), each [N, latent_dim]."""
-        check_images(x, self.input_dim)
-        mu, logvar = self.encoder(x).chunk(2, dim=1)
+        mu, logvar = self.encoder(self.check_input(x)).chunk(2, dim=1)
         return mu, logvar
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> VAEOutput:
         """Encode, sample z = mu + sigma * eps, decode: everything the loss needs."""
         mu, logvar = self.encode(x)
-        z = _reparameterize(mu, logvar, generator)  # vae_lib.reparameterize without its checks
+        z = reparameterize(mu, logvar, generator)
         return VAEOutput(self.decoder(z), mu, logvar, z)
 
 
@@ -203,14 +224,37 @@ def evaluating(model: nn.Module) -> Iterator[nn.Module]:
         model.train(was_training)
 
 
-MODELS = {"autoencoder": Autoencoder, "vae": VAE}
+# The registry of model kinds: ``config["kind"]`` -> class. ``checkpoint.load`` and
+# ``pretrained`` rebuild models through it; a new kind is added with one line, e.g.
+# ``MODELS["conditional-vae"] = ConditionalVAE`` in its own module; the class's
+# ``__init__`` must accept its ``config`` (less ``"kind"``) as keyword arguments.
+MODELS: dict[str, type[nn.Module]] = {"autoencoder": Autoencoder, "vae": VAE}
 
 
-def build_model(config: dict) -> _LatentModel:
-    """Rebuild a model from its ``config`` (as saved by :func:`vae_lib.save`)."""
+def build_model(config: dict) -> nn.Module:
+    """Rebuild a model from its ``config`` (as saved by :func:`vae_lib.save`), via :data:`MODELS`."""
+    if not isinstance(config, dict):
+        raise TypeError(f"config must be a dict, got {type(config).__name__}")
     kind = config.get("kind")
-    if kind not in MODELS:
-        raise ValueError(f"config['kind'] must be one of {tuple(MODELS)}, got {kind!r}")
-    return MODELS[kind](latent_dim=int(config["latent_dim"]), hidden=tuple(int(h) for h in config["hidden"]),
-                        likelihood=config.get("likelihood", "bernoulli"),
-                        input_dim=int(config.get("input_dim", IMAGE_DIM)))
+    validation.choice(kind, "config['kind']", tuple(MODELS))
+    cls = MODELS[kind]  # type: ignore[index]
+    if issubclass(cls, LatentModel):
+        missing = [k for k in ("latent_dim", "hidden") if k not in config]
+        if missing:
+            raise ValueError(f"config must have the keys 'latent_dim' and 'hidden'; missing {missing}"
+                             f" in {config}")
+        return cls(latent_dim=config["latent_dim"], hidden=tuple(config["hidden"]),
+                   likelihood=config.get("likelihood", "bernoulli"),
+                   input_dim=config.get("input_dim", IMAGE_DIM))
+    try:
+        return cls(**{k: v for k, v in config.items() if k != "kind"})
+    except TypeError as err:
+        raise ValueError(f"config {config} does not describe a {cls.__name__}: {err}") from None
+
+
+def __getattr__(name: str) -> object:
+    if name == "_LatentModel":
+        warnings.warn("vae_lib.models._LatentModel is deprecated: use vae_lib.LatentModel",
+                      DeprecationWarning, stacklevel=2)
+        return LatentModel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

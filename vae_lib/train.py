@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
+from tqdm.auto import tqdm  # a widget in notebooks, text in terminals
 
-from .data import to_tensor
+from . import validation
+from .data import IMAGE_SIZE, as_images
 from .losses import vae_loss
-from .models import _LatentModel, evaluating
+from .models import LatentModel, evaluating
 
 TERMS = ("total", "reconstruction", "kl")
 
@@ -35,11 +37,15 @@ def default_device() -> torch.device:
 class History:
     """Per-epoch loss terms (batch means in nats, as in ``vae_loss``) and timings.
 
-    ``train["total"][e] == train["reconstruction"][e] + beta * train["kl"][e]`` up to
-    float rounding; ``test`` is empty when ``fit`` had no test set.
+    ``train["total"][e] == train["reconstruction"][e] + betas[e] * train["kl"][e]`` up to
+    float rounding, with ``betas[e]`` the beta actually used in epoch ``e`` (below ``beta``
+    during a KL warm-up); ``kl`` is the true KL even with free bits. ``test`` (the same terms
+    with the same beta) is empty when ``fit`` had no test set.
     """
 
     beta: float
+    betas: list[float] = field(default_factory=list)  # the beta used in each epoch
+    free_bits: float = 0.0
     train: dict[str, list[float]] = field(default_factory=lambda: {t: [] for t in TERMS})
     test: dict[str, list[float]] = field(default_factory=lambda: {t: [] for t in TERMS})
     seconds: list[float] = field(default_factory=list)  # training time of each epoch
@@ -63,105 +69,117 @@ class History:
         return f"History({self.epochs} epochs, {last} nats, {self.images_per_second:,.0f} images/s)"
 
 
-def _as_data(images, name: str) -> torch.Tensor:
-    x = images if isinstance(images, torch.Tensor) and images.is_floating_point() else to_tensor(images)
-    if x.dim() != 2 or x.shape[1] != 784 or len(x) == 0:
-        raise ValueError(f"{name} must be images of shape [N, 784] (or uint8 [N, 28, 28]) with N > 0,"
-                         f" got {list(x.shape)}")
-    if not bool(((x >= 0) & (x <= 1)).all()):
-        raise ValueError(f"{name} must hold pixel values in [0, 1]; got values in"
-                         f" [{x.min().item():.3g}, {x.max().item():.3g}] (use vae_lib.to_tensor)")
-    return x.float()
+def _as_data(images, name: str, input_dim: int = IMAGE_SIZE) -> torch.Tensor:
+    """Old private name kept for other modules: use :func:`vae_lib.data.as_images`."""
+    return as_images(images, input_dim, name)
 
 
-def _check_positive_int(value, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+def beta_schedule(epoch: int, beta: float, kl_warmup: int) -> float:
+    """The beta of epoch ``epoch`` (0-based) with a linear KL warm-up over ``kl_warmup`` epochs:
+
+        beta_e = beta * min(1, e / kl_warmup)      (beta_e = beta when kl_warmup = 0)
+
+    so epoch 0 trains the plain autoencoder objective and epoch ``kl_warmup`` on uses ``beta``
+    (Bowman et al., 2016; Sonderby et al., 2016). Constant within an epoch, so every epoch's
+    logged terms add up with one beta.
+    """
+    return beta if kl_warmup == 0 else beta * min(1.0, epoch / kl_warmup)
 
 
 @torch.no_grad()
-def evaluate_loss(model: _LatentModel, x: torch.Tensor, beta: float = 1.0, batch_size: int = 2000,
+def evaluate_loss(model: LatentModel, x: torch.Tensor, beta: float = 1.0, batch_size: int = 2000,
                   generator: torch.Generator | None = None) -> dict[str, float]:
     """Mean loss terms over ``x`` (one z sample per image, as during training)."""
+    x = model.check_input(x)
+    batch_size = validation.positive_int(batch_size, "batch_size")
     sums = torch.zeros(3, dtype=torch.float64, device=x.device)
-    with evaluating(model):
+    with evaluating(model), validation.skipped():
         for xb in x.split(batch_size):
-            out = model(xb, generator=generator) if model.kind == "vae" else model(xb)
-            terms = vae_loss(out, xb, beta, model.likelihood)
+            terms = vae_loss(model(xb, generator=generator), xb, beta, model.likelihood)
             sums += torch.stack(terms).double() * len(xb)
     return dict(zip(TERMS, (sums / len(x)).tolist()))
 
 
-def fit(model: _LatentModel, train, *, epochs: int, batch_size: int = 128, lr: float = 1e-3,
-        beta: float = 1.0, test=None, seed: int = 0, device: str | torch.device | None = None,
-        progress: bool = True, callback: Callable[[History], None] | None = None) -> History:
+def fit(model: LatentModel, train, *, epochs: int, batch_size: int = 128, lr: float = 1e-3,
+        beta: float = 1.0, kl_warmup: int = 0, free_bits: float = 0.0, test=None, seed: int = 0,
+        device: str | torch.device | None = None, progress: bool = True,
+        callback: Callable[[History], None] | None = None) -> History:
     """Train ``model`` (a ``VAE`` or an ``Autoencoder``) with Adam on ``vae_loss``.
 
-    ``train`` and ``test`` are images: uint8 [N, 28, 28] arrays or float tensors [N, 784]
-    in [0, 1]. Batches come from a permutation drawn with ``seed``, and the VAE's noise
-    from a generator seeded with it too, so the same model, data and seed give the same
-    result bit for bit on the same machine. The model is trained in place (moved to
-    ``device``, default: cuda, else mps, else cpu, and left in eval mode) with a fresh Adam
-    optimizer, and the returned :class:`History` holds every term of every epoch.
+    ``train`` and ``test`` are images: uint8 [N, 28, 28] arrays, or float tensors/arrays
+    [N, model.input_dim] in [0, 1] (cast to float32). Batches come from a permutation drawn
+    with ``seed``, and the VAE's noise from a generator seeded with it too, so the same model,
+    data and seed give the same result bit for bit on the same machine. The model is trained
+    in place (moved to ``device``, default: cuda, else mps, else cpu, and left in eval mode)
+    with a fresh Adam optimizer, and the returned :class:`History` holds every term of every
+    epoch and the beta each epoch used.
+
+    ``kl_warmup``: number of epochs over which beta rises linearly from 0 to ``beta``, per
+    epoch (see :func:`beta_schedule`). ``free_bits``: nats per latent dimension; the optimised
+    objective is ``reconstruction + beta_e * sum_j max(KL_j, free_bits)`` with ``KL_j`` the
+    batch mean KL of dimension j (Kingma et al., 2016; see ``vae_loss``), while the history logs
+    the true KL, so ``total == reconstruction + betas[e] * kl`` still holds.
+
     ``callback(history)``, if given, runs after each epoch (and its test evaluation) with the
     history so far, outside the timed part: to plot live curves, save a checkpoint, and so on.
     Raises ``FloatingPointError`` if the loss becomes NaN or infinite.
     """
-    if not isinstance(model, _LatentModel):
+    if not isinstance(model, LatentModel):
         raise TypeError(f"model must be a vae_lib VAE or Autoencoder, got {type(model).__name__}")
-    _check_positive_int(epochs, "epochs")
-    _check_positive_int(batch_size, "batch_size")
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    if not (isinstance(beta, (int, float)) and not isinstance(beta, bool) and math.isfinite(beta) and beta >= 0):
-        raise ValueError(f"beta must be a finite number >= 0, got {beta!r}")
+    epochs, batch_size = validation.positive_int(epochs, "epochs"), validation.positive_int(batch_size, "batch_size")
+    lr = validation.finite_number(lr, "lr", strictly_positive=True)
+    beta = validation.finite_number(beta, "beta", minimum=0)
+    kl_warmup = validation.positive_int(kl_warmup, "kl_warmup", minimum=0)
+    free_bits = validation.finite_number(free_bits, "free_bits", minimum=0)
+    seed = validation.positive_int(seed, "seed", minimum=0)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be a function of the History, got {type(callback).__name__}")
-    device = torch.device(device) if device is not None else default_device()
-    x = _as_data(train, "train").to(device)
-    x_test = _as_data(test, "test").to(device) if test is not None else None
+    device = validation.device(device) if device is not None else default_device()
+    x = as_images(train, model.input_dim, "train").to(device)
+    x_test = as_images(test, model.input_dim, "test").to(device) if test is not None else None
 
     model.to(device).train()
     perm_gen = torch.Generator().manual_seed(seed)  # on the CPU: the same batches on every device
     noise_gen = torch.Generator(device=device).manual_seed(seed + 1)
     fused = device.type in ("cpu", "cuda")
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=fused)
-    is_vae = model.kind == "vae"
     n = len(x)
     steps = math.ceil(n / batch_size)
-    history = History(beta=float(beta), images=n)
-    bar = _progress_bar(epochs * steps, progress)
+    history = History(beta=beta, free_bits=free_bits, images=n)
+    bar = tqdm(total=epochs * steps, unit="batch", desc="training", leave=True, disable=not progress)
     check_every = 50
 
     for epoch in range(epochs):
+        beta_e = beta_schedule(epoch, beta, kl_warmup)
         start = time.perf_counter()
         perm = torch.randperm(n, generator=perm_gen).to(device)
         sums = torch.zeros(3, device=device)
-        for step in range(steps):
-            idx = perm[step * batch_size:(step + 1) * batch_size]
-            xb = x.index_select(0, idx)
-            out = model(xb, generator=noise_gen) if is_vae else model(xb)
-            terms = vae_loss(out, xb, beta, model.likelihood)
-            optimizer.zero_grad(set_to_none=True)
-            terms.total.backward()
-            optimizer.step()
-            sums += torch.stack(terms).detach() * len(idx)
-            if step % check_every == check_every - 1 or step == steps - 1:
-                total = terms.total.item()
-                if not math.isfinite(total):
-                    bar.close()
-                    raise FloatingPointError(
-                        f"the loss became {total} at epoch {epoch + 1}, step {step + 1}: try a smaller lr"
-                        f" (got {lr}) or check the data for NaNs")
-                bar.update(min(check_every, step % check_every + 1))
-                bar.set_postfix(epoch=epoch + 1, loss=f"{total:.2f}")
+        with validation.skipped():  # the data was checked once above
+            for step in range(steps):
+                idx = perm[step * batch_size:(step + 1) * batch_size]
+                xb = x.index_select(0, idx)
+                terms = vae_loss(model(xb, generator=noise_gen), xb, beta_e, model.likelihood, free_bits)
+                optimizer.zero_grad(set_to_none=True)
+                terms.objective.backward()
+                optimizer.step()
+                sums += torch.stack(terms).detach() * len(idx)
+                if step % check_every == check_every - 1 or step == steps - 1:
+                    total = terms.total.item()
+                    if not math.isfinite(total):
+                        bar.close()
+                        raise FloatingPointError(
+                            f"the loss became {total} at epoch {epoch + 1}, step {step + 1}: try a smaller lr"
+                            f" (got {lr}) or check the data for NaNs")
+                    bar.update(min(check_every, step % check_every + 1))
+                    bar.set_postfix(epoch=epoch + 1, loss=f"{total:.2f}")
         if device.type == "cuda":
             torch.cuda.synchronize()
         history.seconds.append(time.perf_counter() - start)
+        history.betas.append(beta_e)
         for name, value in zip(TERMS, (sums / n).tolist()):
             history.train[name].append(value)
         if x_test is not None:
-            for name, value in evaluate_loss(model, x_test, beta, generator=noise_gen).items():
+            for name, value in evaluate_loss(model, x_test, beta_e, generator=noise_gen).items():
                 history.test[name].append(value)
         if callback is not None:
             model.eval()
@@ -170,17 +188,3 @@ def fit(model: _LatentModel, train, *, epochs: int, batch_size: int = 128, lr: f
     bar.close()
     model.eval()
     return history
-
-
-class _NoBar:
-    def update(self, n: int = 1) -> None: ...
-    def set_postfix(self, **kwargs) -> None: ...
-    def close(self) -> None: ...
-
-
-def _progress_bar(total: int, enabled: bool):
-    if not enabled:
-        return _NoBar()
-    from tqdm.auto import tqdm  # a widget in notebooks, text in terminals
-
-    return tqdm(total=total, unit="batch", desc="training", leave=True)
