@@ -62,3 +62,16 @@ def test_latent_scatter_rejects_mismatched_labels():
         plots.latent_scatter(torch.zeros(5, 2), torch.zeros(4))
     with pytest.raises(ValueError, match=r"z must have shape \[N, 2\]"):
         plots.latent_scatter(torch.zeros(5, 3), torch.zeros(5))
+
+
+def test_latent_usage_marks_inactive_dimensions_by_hatching_and_checks_its_inputs():
+    kl = torch.tensor([2.0, 0.001, 1.5, 0.0005])
+    activity = torch.tensor([1.0, 0.0008, 0.9, 0.0006])
+    fig = plots.latent_usage(kl, activity)
+    assert isinstance(fig, Figure) and fig not in [plt.figure(n) for n in plt.get_fignums()]
+    bars = [p for p in fig.axes[0].patches]
+    assert len(bars) == 4 and sum(bool(b.get_hatch()) for b in bars) == 2
+    with pytest.raises(ValueError, match="kl_per_dim and activity"):
+        plots.latent_usage(kl, activity[:3])
+    with pytest.raises(ValueError, match="threshold"):
+        plots.latent_usage(kl, activity, threshold=0)

@@ -198,6 +198,41 @@ def loss_curves(history, *, ax=None, title: str | None = None) -> Figure:
     return fig
 
 
+def latent_usage(kl_per_dim, activity, *, threshold: float = 0.01, ax=None,
+                 title: str | None = None) -> Figure:
+    """Per latent dimension: the KL to the prior (bars) and the activity Var_x(E_q[z_j])
+    (diamonds), on a log scale, with the threshold of an active unit dashed (lessons 14-6, 14-7).
+
+    ``kl_per_dim`` and ``activity`` are [d] (for example the fields of
+    :func:`vae_lib.active_units`); inactive dimensions are drawn hatched, so the split does not
+    rest on colour alone.
+    """
+    kl, act = _np(kl_per_dim).astype(float), _np(activity).astype(float)
+    if kl.ndim != 1 or kl.shape != act.shape:
+        raise ValueError(f"kl_per_dim and activity must be vectors of one length, got {list(kl.shape)} "
+                         f"and {list(act.shape)}")
+    if not threshold > 0:
+        raise ValueError(f"threshold must be positive, got {threshold}")
+    fig, ax = _fig_ax(ax, (7.5, 3.2))
+    j = np.arange(1, len(kl) + 1)
+    active = act > threshold
+    floor = min(threshold / 10, float(np.min(np.r_[kl, act][np.r_[kl, act] > 0], initial=threshold)) / 2)
+    ax.bar(j[active], kl[active], color=PAIR_COLOURS[0], label="KL of an active dimension (nats)")
+    ax.bar(j[~active], np.maximum(kl[~active], floor), color="white", ec=PAIR_COLOURS[1], hatch="///",
+           label="KL of an inactive dimension (nats)")
+    ax.plot(j, np.maximum(act, floor), "D", color="black", ms=5, ls="none",
+            label=r"activity $\mathrm{Var}_x(\mathbb{E}_q[z_j])$")
+    ax.axhline(threshold, color="black", ls="--", lw=1, label=f"threshold {threshold:g}")
+    ax.set_yscale("log")
+    ax.set_xticks(j)
+    ax.set_xlabel("latent dimension $j$")
+    ax.legend(fontsize=8, loc="lower right", framealpha=0.9)
+    ax.grid(alpha=0.3, axis="y")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
 def _fig_ax(ax, size):
     if ax is not None:
         return ax.figure, ax
