@@ -162,11 +162,11 @@ def test_no_solution_text_anywhere(student):
 
 def test_written_solutions_gates_and_assert_solution_cells_removed(student):
     original = synthetic_notebook()
-    assert len(student.cells) == len(original.cells) - 7
+    assert len(student.cells) == len(original.cells) - 8
     assert not any("assert-solution" in c.metadata.get("tags", []) for c in student.cells)
     assert not any(c.cell_type == "markdown" and "solution" in c.metadata.get("tags", []) for c in student.cells)
-    inline = next(c for c in student.cells if "ex-inline" in c.source)
-    assert inline.source.startswith("```{exercise} Inline") and "Text after the solution stays." in inline.source
+    inline = next(c for c in student.cells if "— Inline" in c.source)
+    assert inline.source.startswith("**Exercise 3 — Inline**") and "Text after the solution stays." in inline.source
     hidden = next(c for c in student.cells if "secret_hidden_test():" in c.source)
     assert hidden.source.rstrip().endswith("assert True")
 
@@ -176,10 +176,11 @@ def test_other_cells_unchanged():
     student = student_notebook(original, "synthetic.ipynb")
     kept = [c for c in original.cells
             if "solution" not in c.metadata.get("tags", []) and "assert-solution" not in c.metadata.get("tags", [])
-            and "{solution" not in c.source and "BEGIN" not in c.source
+            and "{solution" not in c.source and "BEGIN" not in c.source and "```{" not in c.source
+            and "remove-cell" not in c.metadata.get("tags", [])
             and c.source not in ("Gated prose that explains the secret solution.",
                                  "answer_from_gate_without_markers = 42")]
-    assert len(kept) >= 9
+    assert len(kept) >= 6
     by_id = {c.id: c for c in student.cells}
     for cell in kept:
         copy = by_id[cell.id]
@@ -188,7 +189,8 @@ def test_other_cells_unchanged():
         assert copy.cell_type == cell.cell_type
     assert any(c.source == "checks.check_kl(my_kl)" for c in student.cells)
     assert any(c.source == "checks.check_worked_example(kl_by_hand)" for c in student.cells)
-    assert any(c.source == "assert round(math.log(2), 3) == 0.693" for c in student.cells)
+    # a hidden assert (remove-cell with an assert) is not in the student copy
+    assert not any(c.source == "assert round(math.log(2), 3) == 0.693" for c in student.cells)
     assert student.metadata["kernelspec"] == original.metadata["kernelspec"]
     # the solution cells keep their place and metadata
     stub = next(c for c in student.cells if c.source.startswith("def my_kl"))
@@ -272,7 +274,7 @@ def test_assign_folder(tmp_path):
     out = tmp_path / "student"
     written = assign(tmp_path / "lessons", out)
     assert sorted(p.name for p in written) == sorted(p.name for p in paths)
-    assert sorted(os.listdir(out)) == sorted(p.name for p in paths)
+    assert sorted(os.listdir(out)) == sorted([p.name for p in paths] + ["README.md"])
     for path in written:
         nb = nbformat.read(str(path), as_version=4)
         assert "return 0.5 * (mu**2" not in all_text(nb)
@@ -304,7 +306,7 @@ def test_non_empty_output_needs_force(tmp_path):
         assign(tmp_path / "lessons", out)
     assert (out / "old-file.txt").read_text() == "keep me unless --force"
     assign(tmp_path / "lessons", out, force=True)
-    assert sorted(os.listdir(out)) == ["14-1-lesson.ipynb", "14-2-lesson.ipynb"]
+    assert sorted(os.listdir(out)) == ["14-1-lesson.ipynb", "14-2-lesson.ipynb", "README.md"]
     assert sorted(os.listdir(tmp_path)) == ["lessons", "student"]
 
 
@@ -312,7 +314,7 @@ def test_empty_output_folder_is_fine(tmp_path):
     make_lessons(tmp_path / "lessons", 1)
     (tmp_path / "student").mkdir()
     assign(tmp_path / "lessons", tmp_path / "student")
-    assert os.listdir(tmp_path / "student") == ["14-1-lesson.ipynb"]
+    assert sorted(os.listdir(tmp_path / "student")) == ["14-1-lesson.ipynb", "README.md"]
 
 
 def test_a_bad_notebook_writes_nothing(tmp_path):
@@ -356,6 +358,10 @@ def test_cli(tmp_path, capsys):
     assert cli.main(["assign", str(tmp_path / "lessons"), "--out", str(out)]) == 0
     printed = capsys.readouterr()
     assert str(out / "14-1-lesson.ipynb") in printed.out
+    # an earlier output of assign is replaced without --force ...
+    assert cli.main(["assign", str(tmp_path / "lessons"), "--out", str(out)]) == 0
+    # ... a folder with anything else in it is not
+    (out / "my-notes.txt").write_text("mine")
     assert cli.main(["assign", str(tmp_path / "lessons"), "--out", str(out)]) == 2
     assert "use --force" in capsys.readouterr().err
     assert cli.main(["assign", str(tmp_path / "lessons"), "--out", str(out), "--force"]) == 0
@@ -403,7 +409,8 @@ def test_student_copy_runs_and_checks_report_failure(tmp_path, monkeypatch):
     stub = next(c for c in nb.cells if c.source.startswith("# YOUR CODE HERE\nraise NotImplementedError()\nprint"))
     assert "NotImplementedError" in _output_text(stub)
     # cells without solutions run normally
-    assert _output_text(cells["assert round(math.log(2), 3) == 0.693"]) == ""
+    assert _output_text(cells["import math\nimport torch\nfrom vae_lib import checks\n"
+                              "%config InlineBackend.figure_format = 'png'"]) == ""
 
 
 def test_instructor_notebook_passes_every_check(tmp_path, monkeypatch):
@@ -517,3 +524,176 @@ def test_real_lesson_student_copy_runs(name, assigned_lessons, monkeypatch):
     _execute(nb, assigned_lessons, monkeypatch, allow_errors=False, timeout=120)
     first = _output_text(nb.cells[-1])
     assert "✗" in first or "Error" in first, f"{name}: the first check did not fail in the student copy:\n{first}"
+
+
+# --------------------------------------------------------------------------- plain Markdown
+
+
+def _md_notebook(*sources, tags=None):
+    cells = [new_markdown_cell(s) for s in sources]
+    if tags:
+        cells[-1].metadata["tags"] = list(tags)
+    return new_notebook(cells=cells)
+
+
+def _student_text(*sources, name="14-9-x.ipynb", tags=None) -> str:
+    return "\n\n".join(c.source for c in student_notebook(_md_notebook(*sources, tags=tags), name).cells)
+
+
+def test_crlf_line_endings_never_leak_a_solution():
+    crlf = ("```{exercise} Q\r\n:label: ex-q\r\n\r\nAsk.\r\n```\r\n\r\n"
+            "```{solution} ex-q\r\n:class: dropdown\r\n\r\nThe secret CRLF answer.\r\n```\r\n\r\nAfter.")
+    text = _student_text(crlf)
+    assert "secret CRLF answer" not in text and "{solution" not in text and "\r" not in text
+    assert text.startswith("**Exercise 14-9.1 — Q**") and "After." in text
+    # a lone CR (old Mac line endings) too
+    assert "secret CRLF answer" not in _student_text(crlf.replace("\r\n", "\r"))
+
+
+def test_code_fences_nested_in_a_solution_never_leak():
+    nested = ("Question text.\n\n````{solution} ex-q\n:class: dropdown\n\n```python\nsecret_code = 1\n```\n\n"
+              "The secret prose after the code.\n````\n\nAfter.")
+    text = _student_text(nested)
+    assert "secret_code" not in text and "secret prose" not in text and text.endswith("After.")
+    colon = ":::{solution} ex-q\n```python\nsecret_code = 1\n```\nThe secret prose.\n:::\nAfter."
+    text = _student_text(colon)
+    assert "secret" not in text and "After." in text
+    # a nested fence as long as the solution's own would close it early: an error, not a leak
+    early = "```{solution} ex-q\n```python\nsecret_code = 1\n```\nThe secret prose after the code.\n```\nAfter."
+    with pytest.raises(AssignError, match="as long as the directive's own"):
+        _student_text(early)
+
+
+def test_solution_nested_in_a_list_or_quote_is_removed():
+    text = _student_text("- item one\n\n  ```{solution} ex-q\n  The secret listed answer.\n  ```\n- item two\n\n"
+                         "> ```{solution} ex-q\n> The secret quoted answer.\n> ```\n")
+    assert "secret" not in text and "item two" in text
+
+
+def test_myst_becomes_plain_markdown():
+    text = _student_text(
+        "(sec-x)=\n## A section\n\n% a comment\n\nAs {cite}`kingma2013auto` and {cite:t}`higgins2017beta` show, "
+        "see {numref}`fig-x`, {eq}`eq-x`, {ref}`sec-x`, {ref}`the exercise <ex-q>`, `{cite}` in code and "
+        "$\\{a\\}$.\n\n$$\na = b\n$$ (eq-x)\n\n"
+        "```{note}\nA note with **bold**.\n```\n\n:::{figure} ../book/_static/x.svg\n:alt: An alt text\n:name: fig-x\n\n"
+        "A caption.\n:::\n\n```{raw} html\n<div class=\"vae-explorer\"></div>\n```\n\n"
+        "```{exercise} Title with $x$\n:label: ex-q\n\nDo it.\n```")
+    assert "{" + "cite}" not in text.replace("`{cite}`", "")
+    assert "[[KW13]](https://vae-course.github.io/chapter-14-vae/book/references.html)" in text
+    assert "Higgins et al. [[HMP+17]](" in text
+    assert "see Figure 1, (1), A section, the exercise, `{cite}` in code and $\\{a\\}$." in text
+    assert "$$\na = b\n\\tag{1}\n$$" in text
+    assert "> **Note**\n>\n> A note with **bold**." in text
+    assert "![An alt text](../book/_static/x.svg)\n\n*Figure 1: A caption.*" in text
+    assert "vae-explorer" not in text and "(sec-x)=" not in text and "a comment" not in text
+    assert "**Exercise 14-9.1 — Title with $x$**\n\nDo it." in text
+    assert ":label:" not in text and ":alt:" not in text
+
+
+def test_site_only_and_notebook_only_cells():
+    nb = new_notebook(cells=[
+        tagged(new_markdown_cell("Only on the site."), "site-only"),
+        tagged(new_code_cell("from vae_lib import widgets\nwidgets.latent_explorer()"), "remove-cell"),
+        tagged(new_code_cell("assert 1 + 1 == 2  # a guard of the prose"), "remove-cell"),
+        tagged(new_code_cell("x = 1\nassert x == 1  # kept on purpose"), "remove-cell", "notebook-only"),
+        tagged(new_code_cell("print('site')"), "site-only"),
+    ])
+    sources = [c.source for c in student_notebook(nb, "t.ipynb").cells]
+    assert sources == ["from vae_lib import widgets\nwidgets.latent_explorer()", "x = 1\nassert x == 1  # kept on purpose"]
+
+
+def test_figure_cells_get_their_caption():
+    cell = new_code_cell("plot()")
+    cell.metadata["mystnb"] = {"figure": {"caption": "Codes, see {cite}`white2016sampling`.", "name": "fig-a"}}
+    nb = new_notebook(cells=[new_markdown_cell("See {numref}`fig-a`."), cell])
+    cells = student_notebook(nb, "14-9-x.ipynb").cells
+    assert cells[0].source == "See Figure 1."
+    assert cells[2].source.startswith("*Figure 1: Codes, see [[Whi16]](")
+
+
+def test_site_url_is_the_books_baseurl():
+    from vae_lib.course.assign import SITE_URL
+
+    assert f"baseurl: {SITE_URL}" in (REPO_ROOT / "_config.yml").read_text()
+
+
+# --------------------------------------------------------------------------- notebooks/ (committed)
+
+STUDENT_DIR = REPO_ROOT / "notebooks"
+
+
+def test_committed_student_notebooks_are_up_to_date(tmp_path):
+    """notebooks/ is what `python -m vae_lib assign lessons/ --out notebooks/` writes from lessons/ now."""
+    fresh = tmp_path / "notebooks"
+    assign(LESSONS, fresh)
+    expected = sorted(os.listdir(fresh))
+    committed = sorted(p for p in os.listdir(STUDENT_DIR) if not p.startswith(".")) if STUDENT_DIR.is_dir() else []
+    stale = [name for name in expected
+             if name not in committed or (STUDENT_DIR / name).read_bytes() != (fresh / name).read_bytes()]
+    extra = sorted(set(committed) - set(expected))
+    assert not stale and not extra, (
+        f"notebooks/ is stale (changed: {stale}, extra: {extra}): regenerate it with "
+        "`python -m vae_lib assign lessons/ --out notebooks/` and commit it")
+
+
+def _names_defined(source: str) -> set[str]:
+    """Names a cell binds at its top level (not inside comprehensions, lambdas or function bodies)."""
+    import ast
+
+    try:
+        tree = ast.parse(python_source(source))
+    except SyntaxError:
+        return set()
+    names: set[str] = set()
+    scoped = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Lambda)
+
+    def visit(node):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            return
+        if isinstance(node, scoped):
+            return
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return names
+
+
+def _names_read(source: str) -> set[str]:
+    import ast
+
+    try:
+        tree = ast.parse(python_source(source))
+    except SyntaxError:
+        return set()
+    loads = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    stores = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return loads - stores  # a name bound in the cell itself (a comprehension variable, ...) is its own
+
+
+@pytest.mark.parametrize("name", LESSON_FILES)
+def test_dropped_hidden_cells_define_nothing_the_student_copy_reads(name):
+    """A hidden assert cell left out of the student copy must not define a name a later kept cell reads."""
+    if not (LESSONS / name).is_file():
+        pytest.skip(f"lessons/{name} does not exist yet")
+    from vae_lib.course.assign import _hidden_assert
+
+    nb = nbformat.read(str(LESSONS / name), as_version=4)
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        if not _hidden_assert(cell):
+            continue
+        defined = _names_defined(cell.source)
+        for later in nb.cells[i + 1:]:
+            if later.cell_type != "code" or _hidden_assert(later):
+                continue
+            used = (_names_read(later.source) & defined) - _names_defined(later.source)
+            if used:
+                problems.append(f"cell {i + 1} defines {sorted(used)}, read by a later cell")
+                break
+    assert not problems, f"{name}: {problems}"
