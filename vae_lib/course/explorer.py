@@ -1,28 +1,30 @@
-"""Export of the site's kernel-free latent explorer (``book/_static/latent-explorer.js``).
+"""The data of the latent explorer (``book/_static/latent-explorer.js``), for the site and the notebooks.
 
-    python -m vae_lib export-explorer                 # -> book/_static/explorer/ (run from the repo root)
+    python -m vae_lib export-explorer                 # -> book/_static/explorer/ (run from the repository root)
 
-writes two files:
+One JavaScript module draws the explorer on the site and, through the anywidget
+:class:`vae_lib.widgets.LatentExplorer`, in Jupyter. Both feed it one binary *pack*
+(:func:`pack_model`) of a 2-D VAE (or autoencoder):
 
-``vae-2d.js``
-    Everything the browser needs, as one JSON object (``FORMAT``) wrapped in a line of
-    JavaScript that registers it (``SCRIPT_PREFIX`` ... ``SCRIPT_SUFFIX``), so that the page
-    loads it with a ``<script>`` element: that works when the built site is opened straight
-    from disk (``file://``), where browsers refuse ``fetch``. The object holds the decoder of the
-    shipped ``vae-2d`` checkpoint (Linear 2->256, ReLU, Linear 256->512, ReLU,
-    Linear 512->784, then a sigmoid on the logits) as base64 little-endian float16 arrays
-    (the checkpoint stores float16, so this loses nothing: ``model.lossless``), the means
-    of q(z|x) of the 2,000 test digits of the shipped subset (float32) with their labels
-    (uint8), the square view of the latent map, the digit colours, and the SHA-256 of the
-    weights it was made from (``model.weights_sha256``, see :func:`weights_sha256`), so
-    that a test can tell when the export is stale.
-``decoded-grid.png``
-    The static figure shown where JavaScript does not run (and in print):
-    ``plots.decoded_grid`` of the same model.
+- a 4-byte magic ``VAEX``, a little-endian uint32 ``n``, ``n`` bytes of a JSON header, padded
+  with spaces to a multiple of 4, then the arrays the header lists by ``offset``/``nbytes``
+  (offsets from the end of the header);
+- the encoder (784 -> ... -> 2 d, giving mu and log sigma^2) and the decoder (2 -> ... -> 784
+  logits) as lists of Linear layers (ReLU between them), each weight either ``float32`` or
+  ``int8g``: int8 with one float16 scale per group of ``GROUP`` inputs of a row, rounded
+  by GPTQ (Frantar et al. 2023: each column's rounding error is pushed onto the columns not
+  yet rounded, weighted by the inverse Hessian of calibration inputs) and with the bias
+  corrected for the mean error; this keeps the decoded pixels and the encoder's mu near the
+  float model at a quarter of the bytes (``tests/test_browser.py`` measures how near);
+- the means of q(z|x) of the map's digits (float32) with their labels (uint8, 255: none);
+- ``PICKS`` of those digits (10 per class when labelled) as 4-bit grey images, the inputs
+  a reader can click to encode.
 
-The export is deterministic: the same checkpoint gives the same bytes (no timestamps,
-sorted keys, fixed PNG metadata). Re-run it whenever ``vae_lib/_weights/vae-2d.pt`` changes;
-``tests/test_explorer.py`` fails until you do.
+The export writes ``vae-2d.bin`` (the quantised pack of the shipped ``vae-2d``), ``vae-2d.js``
+(the same bytes as base64 in a script, only for pages opened from disk, ``file://``, where
+browsers refuse ``fetch``) and ``decoded-grid.png`` (the static figure where JavaScript does
+not run, and in print). The export is deterministic; re-run it whenever
+``vae_lib/_weights/vae-2d.pt`` changes (``tests/test_explorer.py`` fails until you do).
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ import hashlib
 import io
 import json
 import math
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -39,19 +42,29 @@ import torch
 from ..checkpoint import write_atomic
 from ..models import _LatentModel
 
-__all__ = ["FORMAT", "DATA_FILE", "FALLBACK_PNG", "DEFAULT_OUT", "export_explorer", "weights_sha256",
-           "read_export", "decode_array", "decoder_from_export"]
+__all__ = ["FORMAT", "DATA_FILE", "SCRIPT_FILE", "FALLBACK_PNG", "DEFAULT_OUT", "MAX_BYTES", "EXPLORER_COLOURS",
+           "export_explorer", "weights_sha256", "pack_model", "read_pack", "read_export", "decode_array",
+           "decoder_from_export", "encoder_from_export"]
 
-FORMAT = "vae_lib-latent-explorer-v1"
-DATA_FILE = "vae-2d.js"
-# The data file is ``SCRIPT_PREFIX + json + SCRIPT_SUFFIX``; latent-explorer.js reads the object
-# from window.vaeExplorerData under the script's own URL.
+FORMAT = "vae_lib-latent-explorer-v2"
+MAGIC = b"VAEX"
+DATA_FILE = "vae-2d.bin"
+SCRIPT_FILE = "vae-2d.js"
+# The file:// copy is ``SCRIPT_PREFIX + '"' + base64 + '"' + SCRIPT_SUFFIX``; latent-explorer.js
+# reads it from window.vaeExplorerData under the script's own URL.
 SCRIPT_PREFIX = ("(window.vaeExplorerData = window.vaeExplorerData || {})"
                  "[document.currentScript.src] =\n")
 SCRIPT_SUFFIX = ";\n"
 FALLBACK_PNG = "decoded-grid.png"
 DEFAULT_OUT = Path("book") / "_static" / "explorer"  # relative to the repository root
-MAX_BYTES = 2_000_000
+MAX_BYTES = 1_200_000  # encoder + decoder + points + picks of the site's pack
+GROUP = 64  # inputs per int8 scale
+SMALL = 4096  # layers with at most this many weights (2 -> 256, 256 -> 4) stay float32
+PICKS = 10  # clickable digits per class
+# Paul Tol's muted palette (as plots.DIGIT_COLOURS), with 1, 2, 4 and 5 darkened (same hue)
+# to a contrast of at least 3.3:1 on white (WCAG 1.4.11 asks 3:1 for graphics).
+EXPLORER_COLOURS = ("#332288", "#6293AB", "#3F9C8D", "#117733", "#919130",
+                    "#988D52", "#CC6677", "#882255", "#AA4499", "#777777")
 
 
 def weights_sha256(model: _LatentModel) -> str:
@@ -68,34 +81,187 @@ def weights_sha256(model: _LatentModel) -> str:
     return h.hexdigest()
 
 
-def _array(a: np.ndarray, dtype: str) -> dict:
-    a = np.ascontiguousarray(a, dtype=np.dtype(dtype).newbyteorder("<"))
-    return {"dtype": dtype, "shape": list(a.shape), "data": base64.b64encode(a.tobytes()).decode("ascii")}
+# ------------------------------------------------------------------------- quantisation
 
 
-def decode_array(entry: dict) -> np.ndarray:
-    """An array of the export (``{"dtype", "shape", "data"}``) back as numpy."""
-    raw = base64.b64decode(entry["data"])
-    return np.frombuffer(raw, dtype=np.dtype(entry["dtype"]).newbyteorder("<")).reshape(entry["shape"])
+def _gptq(w: np.ndarray, x: np.ndarray, group: int = GROUP, damp: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    """int8 codes [out, in] and float16 scales [out, ceil(in / group)] of ``w`` for inputs ``x``."""
+    w = w.astype(np.float64).copy()
+    n_out, n_in = w.shape
+    h = x.T @ x
+    h += damp * max(float(np.mean(np.diag(h))), 1e-8) * np.eye(n_in)
+    u = np.linalg.cholesky(np.linalg.inv(h)).T  # upper Cholesky factor of H^-1
+    codes = np.zeros((n_out, n_in), dtype=np.int8)
+    scales = np.zeros((n_out, -(-n_in // group)), dtype=np.float16)
+    for j in range(n_in):
+        if j % group == 0:
+            s = np.abs(w[:, j:j + group]).max(1) / 127
+            s = np.where(s > 0, s, 1.0).astype(np.float16)
+            scales[:, j // group] = s
+            s64 = s.astype(np.float64)
+        q = np.clip(np.round(w[:, j] / s64), -127, 127)
+        codes[:, j] = q
+        err = (w[:, j] - q * s64) / u[j, j]
+        w[:, j + 1:] -= np.outer(err, u[j, j + 1:])
+    return codes, scales
 
 
-def _decoder_layers(model: _LatentModel) -> tuple[list[dict], bool]:
-    linears = [m for m in model.decoder.net if isinstance(m, torch.nn.Linear)]
-    layers, lossless = [], True
-    for layer in linears:
-        w = layer.weight.detach().cpu().float().numpy()
-        b = layer.bias.detach().cpu().float().numpy()
-        for a in (w, b):
-            lossless &= bool(np.array_equal(a.astype(np.float16).astype(np.float32), a))
-        layers.append({"in": layer.in_features, "out": layer.out_features,
-                       "weight": _array(w, "float16"), "bias": _array(b, "float16")})
-    return layers, lossless
+def _dequantize(codes: np.ndarray, scales: np.ndarray, group: int = GROUP) -> np.ndarray:
+    return (codes.astype(np.float32) * np.repeat(scales.astype(np.float32), group, axis=1)[:, :codes.shape[1]])
+
+
+def _linears(seq) -> list[torch.nn.Linear]:
+    return [m for m in seq if isinstance(m, torch.nn.Linear)]
+
+
+def _pack_layers(seq, calib: np.ndarray | None, add) -> list[dict]:
+    """Layers of an MLP (Linear, ReLU, ...) into the pack; quantised when ``calib`` (inputs) is given."""
+    linears = _linears(seq)
+    out = []
+    h_q = h_f = None if calib is None else calib.astype(np.float64)
+    for i, layer in enumerate(linears):
+        w = layer.weight.detach().cpu().double().numpy()
+        b = layer.bias.detach().cpu().double().numpy()
+        name = f"{len(out)}"
+        entry = {"in": layer.in_features, "out": layer.out_features}
+        if calib is None or w.size <= SMALL:
+            if calib is not None:  # a tiny layer stays float32; the next layer sees its exact outputs
+                h_q, h_f = h_q @ w.T + b, h_f @ w.T + b
+                if i < len(linears) - 1:
+                    h_q, h_f = np.maximum(h_q, 0), np.maximum(h_f, 0)
+            entry["weight"] = add(w.astype(np.float32), "float32")
+            entry["bias"] = add(b.astype(np.float32), "float32")
+        else:
+            codes, scales = _gptq(w, h_q)
+            wq = _dequantize(codes, scales).astype(np.float64)
+            f_out = h_f @ w.T + b
+            q_out = h_q @ wq.T
+            bq = b + (f_out - b - q_out).mean(0)  # bias correction: the mean error of the rounding
+            entry["weight"] = add(codes, "int8")
+            entry["scales"] = add(scales, "float16")
+            entry["group"] = GROUP
+            entry["bias"] = add(bq.astype(np.float32), "float32")
+            h_q, h_f = q_out + bq, f_out
+            if i < len(linears) - 1:
+                h_q, h_f = np.maximum(h_q, 0), np.maximum(h_f, 0)
+        del name
+        out.append(entry)
+    return out
 
 
 def _view(codes: np.ndarray) -> float:
     """Half-width of the square latent map: covers 99.8 % of the points and +-3 (the prior)."""
     q = np.quantile(np.abs(codes), 0.998, axis=0).max()
     return float(max(3.0, math.ceil(q * 2) / 2))
+
+
+def _pick_indices(labels: np.ndarray, n_points: int) -> np.ndarray:
+    if (labels >= 10).all():
+        return np.arange(min(n_points, 10 * PICKS))
+    picks = [np.flatnonzero(labels == d)[:PICKS] for d in range(10)]
+    return np.sort(np.concatenate(picks))
+
+
+def pack_model(model: _LatentModel, images=None, labels=None, *, quantize: bool = True,
+               calibration=None, source: dict | None = None) -> bytes:
+    """The explorer's pack (see the module docstring) of ``model`` with ``images`` on its map.
+
+    ``model``: a VAE or autoencoder with a 2-D latent space and a Bernoulli decoder.
+    ``images``/``labels``: the digits placed on the map (default: the 2,000 test digits of the
+    shipped subset). ``quantize``: int8 weights (GPTQ on ``calibration`` images, default the
+    shipped training subset; a few seconds) or float32 (what the notebook widget sends).
+    """
+    from ..data import load_mnist, to_tensor
+    from ..latent import encode_dataset
+    from ..models import VAE
+
+    if not isinstance(model, _LatentModel):
+        raise TypeError(f"model must be a vae_lib VAE or Autoencoder, got {type(model).__name__}")
+    if model.latent_dim != 2:
+        raise ValueError(f"model must have a 2-D latent space (latent_dim=2), got latent_dim={model.latent_dim}")
+    if model.likelihood != "bernoulli":
+        raise ValueError(f"model must have a Bernoulli decoder (logits -> sigmoid), got {model.likelihood!r}")
+    if images is None:
+        if labels is not None:
+            raise ValueError("labels: give images too (labels alone have nothing to label)")
+        images, labels = load_mnist("test", subset="small")
+    x = images if isinstance(images, torch.Tensor) and images.is_floating_point() else to_tensor(images)
+    x = x.reshape(len(x), -1).float().cpu()
+    model = model.cpu().eval()
+    codes = encode_dataset(model, x).numpy().astype(np.float32)
+    if labels is None:
+        labels = np.full(len(codes), 255, dtype=np.int64)
+    labels = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels).astype(np.int64)
+    if len(labels) != len(codes):
+        raise ValueError(f"labels must have one entry per image: {len(labels)} labels for {len(codes)} images")
+    if labels.min() < 0 or labels.max() > 255:
+        raise ValueError("labels must be integers in 0..9 (255 for unlabelled)")
+
+    arrays: dict[str, dict] = {}
+    chunks: list[bytes] = []
+    offset = 0
+
+    def add(a: np.ndarray, dtype: str) -> str:
+        nonlocal offset
+        name = f"a{len(arrays)}"
+        raw = np.ascontiguousarray(a, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()
+        pad = (-len(raw)) % 4
+        arrays[name] = {"dtype": dtype, "shape": list(a.shape), "offset": offset, "nbytes": len(raw)}
+        chunks.append(raw + b"\0" * pad)
+        offset += len(raw) + pad
+        return name
+
+    enc_calib = dec_calib = None
+    if quantize:
+        cal = calibration
+        if cal is None:
+            cal, _ = load_mnist("train", subset="small")
+        cal_x = to_tensor(cal).reshape(len(cal), -1).float() if not isinstance(cal, torch.Tensor) else cal.float()
+        enc_calib = cal_x.numpy()
+        cal_codes = encode_dataset(model, cal_x).numpy()
+        half = _view(codes) + 1.0
+        grid = np.random.default_rng(0).uniform(-half, half, size=(len(cal_codes), 2))
+        dec_calib = np.concatenate([cal_codes, grid])
+    is_vae = isinstance(model, VAE)
+    encoder = _pack_layers(model.encoder.net, enc_calib, add)
+    decoder = _pack_layers(model.decoder.net, dec_calib, add)
+    picks = _pick_indices(labels, len(codes))
+    grey = np.clip(np.round(x[picks].numpy() * 15), 0, 15).astype(np.uint8)  # 4-bit grey levels
+    packed = (grey[:, 0::2] << 4) | grey[:, 1::2]
+    half = _view(codes)
+    header = {
+        "format": FORMAT,
+        "model": {**(source or {}), "kind": model.kind, "config": model.config,
+                  "weights_sha256": weights_sha256(model), "quantized": bool(quantize),
+                  "encoder_output": "mu_logvar" if is_vae else "z"},
+        "encoder": {"hidden_activation": "relu", "layers": encoder},
+        "decoder": {"hidden_activation": "relu", "output": "sigmoid", "layers": decoder},
+        "points": {"count": int(len(codes)), "z": add(codes, "float32"),
+                   "labels": add(labels.astype(np.uint8), "uint8")},
+        "picks": {"count": int(len(picks)), "index": add(picks.astype(np.uint16), "uint16"),
+                  "pixels": add(packed, "uint8"), "levels": 15},
+        "view": {"z1": [-half, half], "z2": [-half, half]},
+        "colours": list(EXPLORER_COLOURS),
+    }
+    text = json.dumps({**header, "arrays": arrays}, sort_keys=True, separators=(",", ":")).encode("ascii")
+    text += b" " * ((-len(text)) % 4)
+    return MAGIC + struct.pack("<I", len(text)) + text + b"".join(chunks)
+
+
+def read_pack(data: bytes) -> tuple[dict, dict[str, np.ndarray]]:
+    """(header, arrays) of a pack, the arrays as numpy."""
+    if data[:4] != MAGIC:
+        raise ValueError(f"data: not a latent-explorer pack (expected format {FORMAT!r})")
+    (n,) = struct.unpack("<I", data[4:8])
+    header = json.loads(data[8:8 + n])
+    if header.get("format") != FORMAT:
+        raise ValueError(f"data: not a latent-explorer pack (expected format {FORMAT!r})")
+    base = 8 + n
+    arrays = {}
+    for name, a in header["arrays"].items():
+        raw = data[base + a["offset"]: base + a["offset"] + a["nbytes"]]
+        arrays[name] = np.frombuffer(raw, dtype=np.dtype(a["dtype"]).newbyteorder("<")).reshape(a["shape"])
+    return header, arrays
 
 
 def _fallback_png(model: _LatentModel) -> bytes:
@@ -110,18 +276,14 @@ def _fallback_png(model: _LatentModel) -> bytes:
 
 def export_explorer(model: _LatentModel | None = None, out_dir=DEFAULT_OUT, *, images=None,
                     labels=None) -> dict:
-    """Write the site explorer's data file and fallback PNG into ``out_dir``; return a summary.
+    """Write the site explorer's pack (``vae-2d.bin``, its ``file://`` copy ``vae-2d.js``) and the
+    fallback PNG into ``out_dir``; return a summary.
 
-    ``model``: a VAE or autoencoder with a 2-D latent space and the default MLP decoder
-    (default: the shipped ``vae-2d`` checkpoint, ``pretrained.load("vae-2d")``).
-    ``images``/``labels``: the digits placed on the map (default: the 2,000 test digits of
-    the shipped subset, ``load_mnist("test", subset="small")``). ``out_dir`` defaults to
+    ``model``: default the shipped ``vae-2d`` checkpoint. ``images``/``labels``: the digits placed
+    on the map (default: the 2,000 test digits of the shipped subset). ``out_dir`` defaults to
     ``book/_static/explorer`` relative to the current folder (the repository root).
     """
     from .. import pretrained
-    from ..data import load_mnist
-    from ..latent import encode_dataset
-    from .plots import DIGIT_COLOURS
 
     source: dict = {}
     if model is None:
@@ -131,78 +293,62 @@ def export_explorer(model: _LatentModel | None = None, out_dir=DEFAULT_OUT, *, i
                   "checkpoint_sha256": hashlib.sha256(checkpoint.read_bytes()).hexdigest()}
     if not isinstance(model, _LatentModel):
         raise TypeError(f"model must be a vae_lib VAE or Autoencoder (or None for vae-2d), got {type(model).__name__}")
-    if model.latent_dim != 2:
-        raise ValueError(f"model must have a 2-D latent space, got latent_dim={model.latent_dim}")
-    if model.likelihood != "bernoulli":
-        raise ValueError(f"model must have a Bernoulli decoder (logits -> sigmoid), got {model.likelihood!r}")
-    if images is None:
-        if labels is not None:
-            raise ValueError("labels: give images too (labels alone have nothing to label)")
-        images, labels = load_mnist("test", subset="small")
-        points_source = "load_mnist('test', subset='small')"
-    else:
-        points_source = "images given to export_explorer"
-    model = model.cpu().eval()
-    codes = encode_dataset(model, images).numpy().astype(np.float32)
-    if labels is None:
-        labels = np.full(len(codes), 255, dtype=np.uint8)  # 255: no label
-    labels = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels)
-    if len(labels) != len(codes):
-        raise ValueError(f"labels must have one entry per image: {len(labels)} labels for {len(codes)} images")
-    if labels.min() < 0 or labels.max() > 255:
-        raise ValueError("labels must be integers in 0..9 (255 for unlabelled)")
-    layers, lossless = _decoder_layers(model)
-    half = _view(codes)
-    header = {
-        "format": FORMAT,
-        "model": {**source, "kind": model.kind, "config": model.config,
-                  "weights_sha256": weights_sha256(model), "lossless": lossless},
-        "decoder": {"hidden_activation": "relu", "output": "sigmoid", "layers": layers},
-        "points": {"source": points_source, "count": int(len(codes)), "z": _array(codes, "float32"),
-                   "labels": _array(labels.astype(np.uint8), "uint8")},
-        "view": {"z1": [-half, half], "z2": [-half, half]},
-        "colours": list(DIGIT_COLOURS),
-        "fallback_png": FALLBACK_PNG,
-    }
-    data = (SCRIPT_PREFIX + json.dumps(header, sort_keys=True, separators=(",", ":")) + SCRIPT_SUFFIX).encode("ascii")
+    data = pack_model(model, images, labels, quantize=True, source=source)
     if len(data) > MAX_BYTES:
         raise ValueError(f"the export would be {len(data):,} bytes, over the {MAX_BYTES:,}-byte budget")
+    script = (SCRIPT_PREFIX + '"' + base64.b64encode(data).decode("ascii") + '"' + SCRIPT_SUFFIX).encode("ascii")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     png = _fallback_png(model)
     write_atomic(out / DATA_FILE, lambda f: f.write(data))
+    write_atomic(out / SCRIPT_FILE, lambda f: f.write(script))
     write_atomic(out / FALLBACK_PNG, lambda f: f.write(png))
-    return {"data": str(out / DATA_FILE), "data_bytes": len(data), "fallback": str(out / FALLBACK_PNG),
-            "fallback_bytes": len(png), "weights_sha256": header["model"]["weights_sha256"],
-            "points": int(len(codes)), "lossless": lossless, "view": header["view"]}
+    header, _ = read_pack(data)
+    return {"data": str(out / DATA_FILE), "data_bytes": len(data), "script": str(out / SCRIPT_FILE),
+            "fallback": str(out / FALLBACK_PNG), "fallback_bytes": len(png),
+            "weights_sha256": header["model"]["weights_sha256"], "points": header["points"]["count"],
+            "picks": header["picks"]["count"], "quantized": True, "view": header["view"]}
 
 
 def read_export(path) -> dict:
-    """The export's JSON object, checked to be one (``FORMAT``)."""
+    """The export's header with its arrays (``header["arrays_np"]``), checked to be one (``FORMAT``)."""
     path = Path(path)
     if path.is_dir():
         path = path / DATA_FILE
     if not path.is_file():
         raise FileNotFoundError(f"path: no explorer export at {path}; run `python -m vae_lib export-explorer`")
-    text = path.read_text(encoding="ascii")
-    if not (text.startswith(SCRIPT_PREFIX) and text.endswith(SCRIPT_SUFFIX)):
-        raise ValueError(f"path: {path} is not a latent-explorer export (expected format {FORMAT!r})")
-    header = json.loads(text[len(SCRIPT_PREFIX):-len(SCRIPT_SUFFIX)])
-    if header.get("format") != FORMAT:
-        raise ValueError(f"path: {path} is not a latent-explorer export (expected format {FORMAT!r})")
+    header, arrays = read_pack(path.read_bytes())
+    header["arrays_np"] = arrays
     return header
 
 
-def decoder_from_export(header: dict) -> torch.nn.Sequential:
-    """The exported decoder as a torch module (Linear/ReLU ..., no sigmoid): for tests."""
+def decode_array(header: dict, name: str) -> np.ndarray:
+    """The array ``name`` of a header returned by :func:`read_export`."""
+    return header["arrays_np"][name]
+
+
+def _module(header: dict, part: str) -> torch.nn.Sequential:
     modules: list[torch.nn.Module] = []
-    for i, layer in enumerate(header["decoder"]["layers"]):
+    layers = header[part]["layers"]
+    for i, layer in enumerate(layers):
         lin = torch.nn.Linear(layer["in"], layer["out"])
+        w = decode_array(header, layer["weight"])
+        if "scales" in layer:
+            w = _dequantize(w, decode_array(header, layer["scales"]), layer["group"])
         with torch.no_grad():
-            lin.weight.copy_(torch.from_numpy(decode_array(layer["weight"]).astype(np.float32)))
-            lin.bias.copy_(torch.from_numpy(decode_array(layer["bias"]).astype(np.float32)))
+            lin.weight.copy_(torch.from_numpy(np.array(w, dtype=np.float32)))
+            lin.bias.copy_(torch.from_numpy(np.array(decode_array(header, layer["bias"]), dtype=np.float32)))
         modules.append(lin)
-        if i < len(header["decoder"]["layers"]) - 1:
+        if i < len(layers) - 1:
             modules.append(torch.nn.ReLU())
     return torch.nn.Sequential(*modules).eval()
 
+
+def decoder_from_export(header: dict) -> torch.nn.Sequential:
+    """The exported decoder as a torch module (Linear/ReLU ..., logits, no sigmoid): for tests."""
+    return _module(header, "decoder")
+
+
+def encoder_from_export(header: dict) -> torch.nn.Sequential:
+    """The exported encoder as a torch module (output: mu and logvar side by side): for tests."""
+    return _module(header, "encoder")

@@ -1,29 +1,38 @@
-"""Interactive explorers for the notebooks (lessons 14-3 and 14-6), built on ipywidgets.
+"""Interactive figures for the notebooks: one JavaScript module each, shared with the site.
 
     from vae_lib import pretrained, widgets
-    widgets.latent_explorer(pretrained.load("vae-2d"))          # drag z1, z2; watch the digit
-    widgets.interpolation_explorer({"AE": ae2, "VAE": vae2}, x_a, x_b)
+    widgets.LatentExplorer(pretrained.load("vae-2d"))       # lessons 14-3 and 14-6: the whole VAE
+    widgets.KLFigure(mu=0.5, var=0.25)                      # lesson 14-4: KL(N(mu, var) || N(0, 1))
+    widgets.GradientFigure(mu=0.5, sigma=1.0, k=2.0)        # lesson 14-5: pathwise vs score function
+    widgets.interpolation_explorer({"AE": ae2, "VAE": vae2}, x_a, x_b)   # lesson 14-6, any latent size
 
-Keyboard: click a slider (or tab to it), then use the arrow keys.
+:class:`LatentExplorer`, :class:`KLFigure` and :class:`GradientFigure` are anywidgets: in
+Jupyter (JupyterLab, Notebook 7, VS Code, Colab) their view is the same ES module the site
+runs (``book/_static/latent-explorer.js``, ``book/_static/explorer-figures.js``, shipped in
+the package under ``vae_lib/course/static/``). The explorer gets the weights of the model it
+is given (one that a student trained works too) and encodes, samples and decodes in the
+browser, with no round trip to the kernel. Each object also has a ``text/html`` form: the
+kernel-free markup the site shows (the book's ``nb_mime_priority_overrides`` puts it first
+for the html builder), so one notebook cell gives the live widget in Jupyter and the
+kernel-free figure on the site.
 
-Both explorers are ipywidgets containers: the last expression of a cell shows them. They
-stay fast by drawing with matplotlib only once: the latent scatter (and, for the
-interpolation explorer, each path) is rendered to a pixel array when the explorer is built;
-a slider change only decodes one point, stamps a marker onto a copy of that array and
-sends two small PNGs. Their state is public for tests and curious students:
-``explorer.z``, ``explorer.current_image()``.
-
-(The site has a kernel-free version of the latent explorer in JavaScript,
-``book/_static/latent-explorer.js``; see :mod:`vae_lib.explorer`.)
+The interpolation explorer (AE against VAE, linear against slerp, latent spaces of any size)
+is an ipywidgets container drawn with matplotlib.
 """
 from __future__ import annotations
 
+import functools
+import html
 import io
+import warnings
+from importlib import resources
 from typing import Mapping
 
+import anywidget
 import ipywidgets as W
 import numpy as np
 import torch
+import traitlets
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image as PILImage
@@ -33,11 +42,26 @@ from ..data import load_mnist, to_tensor
 from ..latent import encode_dataset, slerp
 from ..models import VAE, _LatentModel
 
-__all__ = ["LatentExplorer", "InterpolationExplorer", "latent_explorer", "interpolation_explorer"]
+__all__ = ["LatentExplorer", "KLFigure", "GradientFigure", "InterpolationExplorer", "latent_explorer",
+           "interpolation_explorer", "SITE_STATIC"]
 
 KEYBOARD_HELP = "Click a slider (or tab to it), then use the arrow keys to move it."
 DIGIT_SCALE = 6  # the decoded 28 x 28 digit is shown at 168 x 168 pixels
+SITE_STATIC = "../_static/"  # the site's _static folder seen from a lesson page (lessons/*.html)
+FALLBACK_ALT = ("A 15 by 15 grid of digits decoded from evenly spaced points of the 2-D VAE latent space: each "
+                "digit class occupies its own region of the grid, and neighbouring cells differ only slightly, so "
+                "one digit morphs smoothly into another.")
 
+
+def _static(name: str) -> str:
+    """The text of a file of vae_lib/course/static/ (the site's copy lives in book/_static/)."""
+    return resources.files("vae_lib.course").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def _module(script: str) -> str:
+    """A classic script of the site as an ES module for anywidget: the script, then its render."""
+    api = {"latent-explorer.js": "vaeExplorer", "explorer-figures.js": "vaeFigures"}[script]
+    return _static(script) + f"\nexport default {{ render: (ctx) => globalThis.{api}.render(ctx) }};\n"
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -150,95 +174,182 @@ def _scatter_into(ax, codes: np.ndarray, labels: np.ndarray | None, legend: bool
         plots.latent_scatter(codes, labels, ax=ax, legend=legend, s=3)
 
 
+
 # ----------------------------------------------------------------------- latent explorer
 
 
-class LatentExplorer(W.VBox):
-    """Two sliders z1, z2; the decoded digit at z; the point z on the latent map of test digits.
+@functools.lru_cache(maxsize=1)
+def _shipped_hash() -> str:
+    from .. import pretrained
+    from .explorer import weights_sha256
 
-    Public state: ``z1`` and ``z2`` (the ``FloatSlider`` widgets), ``z`` (numpy [2]),
-    ``current_image()`` (the float image shown, ``sigmoid(model.decode(z))`` as [28, 28]),
-    ``codes`` and ``labels`` (the points of the map), ``map_image`` and ``digit_image``
-    (the ``ipywidgets.Image`` widgets).
+    return weights_sha256(pretrained.load("vae-2d"))
+
+
+class LatentExplorer(anywidget.AnyWidget):
+    """The whole 2-D VAE in the browser: pick a test digit's dot or draw a digit, see its region
+    mu +- 2 sigma of q(z|x) on the latent map (with a zoom), sample z = mu + sigma * eps from it,
+    and decode any point; interpolate from A to B.
+
+    ``model``: a 2-D VAE (or autoencoder: no region then) with a Bernoulli decoder, e.g.
+    ``pretrained.load("vae-2d")`` or one you trained. ``images``/``labels``: the digits on the map
+    (default: the 2,000 test digits of the shipped subset). The weights go to the browser as
+    float32; encoding and decoding run there (``vaeExplorer.encode``/``decode`` in the browser's
+    console). Synced back: ``z`` (the decoded point) and ``mu`` (of the current input).
+
+    ``site_static``: where the site's ``_static`` folder is, seen from the page (for the
+    ``text/html`` form). The site shows the shipped model from its quantised export
+    (``python -m vae_lib export-explorer``); for another model or other images the ``text/html``
+    form says that the explorer needs a running notebook.
     """
 
-    def __init__(self, model, images=None, labels=None, *, limits=(-3.0, 3.0), step: float = 0.05,
-                 start=(0.0, 0.0)):
+    _esm = traitlets.Unicode().tag(sync=True)
+    _css = traitlets.Unicode().tag(sync=True)
+    pack = traitlets.Bytes().tag(sync=True)
+    z = traitlets.List(traitlets.Float(), default_value=[0.0, 0.0]).tag(sync=True)
+    mu = traitlets.List(traitlets.Float(), default_value=[]).tag(sync=True)
+
+    def __init__(self, model, images=None, labels=None, *, site_static: str = SITE_STATIC):
+        from .explorer import pack_model, weights_sha256
+
         model = _check_model(model)
         if model.latent_dim != 2:
             raise ValueError(f"model must have a 2-D latent space (latent_dim=2), got latent_dim={model.latent_dim}"
                              " (for higher dimensions use interpolation_explorer)")
-        lo, hi = (float(v) for v in limits)
-        if not lo < hi:
-            raise ValueError(f"limits must be (low, high) with low < high, got {limits!r}")
-        x, labels = _map_digits(images, labels)
+        pack = pack_model(model, images, labels, quantize=False)
+        super().__init__(_esm=_module("latent-explorer.js"), _css=_static("latent-explorer.css"), pack=pack)
         self.model = model
-        self.codes = _codes(model, x)
-        self.labels = labels
-        title = "VAE latent space: means of q(z|x)" if isinstance(model, VAE) else "autoencoder latent space"
+        self.site_static = str(site_static)
+        self._on_site = images is None and labels is None and weights_sha256(model) == _shipped_hash()
 
-        def draw(fig, ax):
-            _scatter_into(ax, self.codes, labels)
-            ax.set_xlim(lo, hi)
-            ax.set_ylim(lo, hi)
-            ax.set_aspect("equal", adjustable="box")
-            ax.set_title(f"{title}\n({len(self.codes):,} test digits)", fontsize=9)
+    def embed_html(self) -> str:
+        """The kernel-free markup of the site (``text/html``)."""
+        s = html.escape(self.site_static, quote=True)
+        if not self._on_site:
+            return ('<p class="vae-explorer__note">The latent explorer of this model runs in a live notebook '
+                    "(Jupyter, Colab, VS Code): run the cell there.</p>")
+        return (f'<div class="vae-explorer" data-src="{s}explorer/vae-2d.bin">\n'
+                f'<img class="vae-explorer__fallback" src="{s}explorer/decoded-grid.png" width="640" height="640" '
+                f'loading="lazy" style="max-width: 100%; height: auto;" alt="{html.escape(FALLBACK_ALT)}">\n</div>\n'
+                f'<link rel="stylesheet" href="{s}latent-explorer.css">\n<script src="{s}latent-explorer.js"></script>')
 
-        self._map = _Map(draw)
-        slider = dict(min=lo, max=hi, step=step, continuous_update=True, readout_format=".2f", tabbable=True,
-                      layout=W.Layout(width="320px"))
-        self.z1 = W.FloatSlider(value=float(np.clip(start[0], lo, hi)), description="z1",
-                                tooltip="z1: click, then use the left/right arrow keys", **slider)
-        self.z2 = W.FloatSlider(value=float(np.clip(start[1], lo, hi)), description="z2",
-                                tooltip="z2: click, then use the left/right arrow keys", **slider)
-        self.map_image = W.Image(format="png", layout=W.Layout(width=f"{self._map.width}px"))
-        self.digit_image = W.Image(format="png", width=28 * DIGIT_SCALE, height=28 * DIGIT_SCALE)
-        self.readout = W.HTML()
-        help_text = W.HTML(f"<small>{KEYBOARD_HELP} The marker on the map is the point z; "
-                           "the digit is what the decoder draws there.</small>")
-        digit_box = W.VBox([W.HTML("<b>decoded digit</b>"), self.digit_image, self.readout],
-                           layout=W.Layout(align_items="center", justify_content="center"))
-        super().__init__([W.HBox([self.map_image, digit_box]), self.z1, self.z2, help_text])
-        self._image = None
-        self.z1.observe(self._on_change, names="value")
-        self.z2.observe(self._on_change, names="value")
-        self._on_change()
-
-    @property
-    def z(self) -> np.ndarray:
-        """The current point (z1, z2), float32."""
-        return np.array([self.z1.value, self.z2.value], dtype=np.float32)
-
-    def current_image(self) -> np.ndarray:
-        """The decoded image shown now: pixel means in [0, 1], float32 [28, 28] (ink = 1)."""
-        return self._image.copy()
-
-    def nearest_label(self) -> int | None:
-        """The label of the test digit whose code is nearest to z (None without labels)."""
-        if self.labels is None:
-            return None
-        return int(self.labels[np.argmin(((self.codes - self.z) ** 2).sum(1))])
-
-    def _on_change(self, change=None) -> None:
-        z = self.z
-        self._image = _decode(self.model, z)
-        self.digit_image.value = _digit_png(self._image)
-        self.map_image.value = self._map.marked(z)
-        near = self.nearest_label()
-        near_text = "" if near is None else f"<br>nearest test digit: {near}"
-        self.readout.value = f"z = ({z[0]:.2f}, {z[1]:.2f}){near_text}"
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data, meta = bundle if isinstance(bundle, tuple) else (bundle, None)
+        data = dict(data or {})
+        data["text/html"] = self.embed_html()
+        return (data, meta) if meta is not None else data
 
 
 def latent_explorer(model, images=None, labels=None, **kwargs) -> LatentExplorer:
-    """Sliders for z1 and z2 of a 2-D model; shows the decoded digit and z on the latent map.
-
-    ``images``/``labels``: the digits whose codes make the map (default: the 2,000 test
-    digits of the shipped subset, ``load_mnist("test", subset="small")``). Keyword
-    arguments: ``limits=(-3, 3)``, ``step=0.05``, ``start=(0, 0)``.
-    Keyboard: click a slider, then use the arrow keys.
-    """
+    """Deprecated: use ``LatentExplorer(model, images, labels)`` (the matplotlib explorer is gone)."""
+    warnings.warn("widgets.latent_explorer is deprecated: use widgets.LatentExplorer(model)", DeprecationWarning,
+                  stacklevel=2)
     return LatentExplorer(model, images, labels, **kwargs)
 
+
+# ------------------------------------------------------------ figures of 14-4 and 14-5
+
+
+class _Figure(anywidget.AnyWidget):
+    _esm = traitlets.Unicode().tag(sync=True)
+    _css = traitlets.Unicode().tag(sync=True)
+    figure = traitlets.Unicode().tag(sync=True)
+    site_static = SITE_STATIC
+
+    def __init__(self, **traits):
+        super().__init__(_esm=_module("explorer-figures.js"), _css=_static("explorer-figures.css"), **traits)
+
+    def _data_attributes(self) -> dict:
+        raise NotImplementedError
+
+    def embed_html(self) -> str:
+        """The kernel-free markup of the site (``text/html``)."""
+        s = html.escape(self.site_static, quote=True)
+        attrs = " ".join(f'data-{k}="{v}"' for k, v in self._data_attributes().items())
+        return (f'<div class="vae-figure" data-figure="{self.figure}" {attrs}>'
+                '<noscript><p>This interactive figure needs JavaScript.</p></noscript></div>\n'
+                f'<link rel="stylesheet" href="{s}explorer-figures.css">\n'
+                f'<script src="{s}explorer-figures.js"></script>')
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data, meta = bundle if isinstance(bundle, tuple) else (bundle, None)
+        data = dict(data or {})
+        data["text/html"] = self.embed_html()
+        return (data, meta) if meta is not None else data
+
+
+class KLFigure(_Figure):
+    """Lesson 14-4: q = N(mu, var) against the prior N(0, 1), sliders for mu and var = sigma^2;
+    the KL and its two parts, 1/2 mu^2 and 1/2 (var - log var - 1), update as they move.
+
+    ``mu``, ``var`` are synced with the sliders; ``kl``, ``mean_term`` and ``variance_term`` are
+    computed here with :func:`vae_lib.kl_divergence`.
+    """
+
+    mu = traitlets.Float(0.5).tag(sync=True)
+    var = traitlets.Float(0.25).tag(sync=True)
+
+    def __init__(self, mu: float = 0.5, var: float = 0.25):
+        if not -3 <= float(mu) <= 3:
+            raise ValueError(f"mu must be in [-3, 3] (the slider's range), got {mu!r}")
+        if not 0.05 <= float(var) <= 4:
+            raise ValueError(f"var must be in [0.05, 4] (the slider's range), got {var!r}")
+        super().__init__(figure="kl", mu=float(mu), var=float(var))
+
+    @property
+    def kl(self) -> float:
+        from ..losses import kl_divergence
+
+        t = torch.tensor([[self.mu]], dtype=torch.float64)
+        return float(kl_divergence(t, torch.log(torch.tensor([[self.var]], dtype=torch.float64)))[0])
+
+    @property
+    def mean_term(self) -> float:
+        return 0.5 * self.mu ** 2
+
+    @property
+    def variance_term(self) -> float:
+        return 0.5 * (self.var - float(np.log(self.var)) - 1.0)
+
+    def _data_attributes(self) -> dict:
+        return {"mu": repr(self.mu), "var": repr(self.var)}
+
+
+class GradientFigure(_Figure):
+    """Lesson 14-5: histograms of ``n`` pathwise estimates 2 (z - k) and score-function estimates
+    (z - k)^2 (z - mu) / sigma^2 of d/dmu E[(z - k)^2], z ~ N(mu, sigma^2), from fresh samples, with
+    their variances against the closed forms (:meth:`closed_forms`).
+    """
+
+    mu = traitlets.Float(0.5).tag(sync=True)
+    sigma = traitlets.Float(1.0).tag(sync=True)
+    k = traitlets.Float(2.0).tag(sync=True)
+    n = traitlets.Int(1000).tag(sync=True)
+    seed = traitlets.Int(1).tag(sync=True)
+
+    def __init__(self, mu: float = 0.5, sigma: float = 1.0, k: float = 2.0, n: int = 1000, seed: int = 1):
+        for name, v, lo, hi in (("mu", mu, -3, 3), ("sigma", sigma, 0.1, 3), ("k", k, -3, 3), ("n", n, 20, 5000)):
+            if not lo <= float(v) <= hi:
+                raise ValueError(f"{name} must be in [{lo}, {hi}] (the slider's range), got {v!r}")
+        super().__init__(figure="gradient", mu=float(mu), sigma=float(sigma), k=float(k), n=int(n), seed=int(seed))
+
+    def closed_forms(self) -> dict:
+        """The true gradient 2 (mu - k) and the variances of one estimate of each kind."""
+        d, s2 = self.mu - self.k, self.sigma ** 2
+        return {"gradient": 2 * d, "var_pathwise": 4 * s2, "var_score": d ** 4 / s2 + 14 * d ** 2 + 15 * s2}
+
+    def estimates(self, generator: torch.Generator | None = None) -> dict:
+        """``n`` fresh estimates of each kind, drawn here with torch (as the figure draws them in JS)."""
+        eps = torch.randn(self.n, dtype=torch.float64, generator=generator)
+        z = self.mu + self.sigma * eps
+        return {"pathwise": (2 * (z - self.k)).numpy(),
+                "score": ((z - self.k) ** 2 * (z - self.mu) / self.sigma ** 2).numpy()}
+
+    def _data_attributes(self) -> dict:
+        return {"mu": repr(self.mu), "sigma": repr(self.sigma), "k": repr(self.k), "n": str(self.n),
+                "seed": str(self.seed)}
 
 # ---------------------------------------------------------------- interpolation explorer
 

@@ -1,0 +1,1 @@
+../../../book/_static/explorer-figures.js

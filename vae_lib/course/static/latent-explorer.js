@@ -1,0 +1,1 @@
+../../../book/_static/latent-explorer.js
