@@ -33,7 +33,8 @@ __all__ = ["ActiveUnits", "RefinedPosterior", "ElboSurgery", "active_units", "re
 
 def _check_vae(model) -> None:
     if not isinstance(model, VAE):
-        raise TypeError(f"model must be a vae_lib.VAE (the diagnostics need q(z|x)), got {type(model).__name__}")
+        raise TypeError("model must be a vae_lib.VAE (the diagnostics need q(z|x)),"
+                        f" got {type(model).__name__}")
 
 
 def _check_int(value, name: str, low: int = 1) -> int:
@@ -116,7 +117,8 @@ class ActiveUnits:
     def __repr__(self) -> str:
         d = len(self.activity)
         return (f"ActiveUnits({self.count} of {d} active by activity > {self.threshold:g},"
-                f" {self.kl_count} by KL > {self.threshold:g} nats; total KL {self.kl_per_dim.sum():.2f} nats)")
+                f" {self.kl_count} by KL > {self.threshold:g} nats;"
+                f" total KL {self.kl_per_dim.sum():.2f} nats)")
 
 
 def active_units(model: VAE, x, threshold: float = 0.01) -> ActiveUnits:
@@ -154,13 +156,18 @@ class RefinedPosterior:
 
     ``mu``, ``logvar`` [N, d]: the optimised q(z) of each image; ``elbo`` [N]: its ELBO;
     ``encoder_elbo`` [N]: the ELBO of the encoder's q(z|x), estimated with the same noise;
-    ``gain`` = elbo - encoder_elbo, the part of the amortisation gap that the optimisation closed.
+    ``gain`` = elbo - encoder_elbo, the part of the amortisation gap that the optimisation closed;
+    ``iw_bound`` and ``encoder_iw_bound`` [N]: the importance-weighted bound L_k (k =
+    ``eval_samples``) with the refined q and with the encoder's q as the proposal, from the
+    same draws: both are lower bounds on log p(x), and the larger is the tighter.
     """
 
     mu: torch.Tensor
     logvar: torch.Tensor
     elbo: torch.Tensor
     encoder_elbo: torch.Tensor
+    iw_bound: torch.Tensor
+    encoder_iw_bound: torch.Tensor
 
     @property
     def gain(self) -> torch.Tensor:
@@ -171,25 +178,39 @@ class RefinedPosterior:
                 f" encoder's {self.encoder_elbo.mean():.2f})")
 
 
+def _log_px_z(model: VAE, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """log p(x|z) for z [S, N, d] and x [N, D]: [S, N]."""
+    s, n, d = z.shape
+    logits = model.decoder(z.reshape(-1, d)).reshape(s, n, -1)
+    return -reconstruction_loss(logits, x.expand(s, -1, -1), model.likelihood)
+
+
 def _elbo_estimate(model: VAE, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
                    eps: torch.Tensor) -> torch.Tensor:
     """ELBO per image with the noise ``eps`` [S, N, d]: exact KL, Monte Carlo reconstruction."""
-    s, n, d = eps.shape
     z = mu + torch.exp(0.5 * logvar) * eps
-    logits = model.decoder(z.reshape(-1, d)).reshape(s, n, -1)
-    rec = reconstruction_loss(logits, x.expand(s, -1, -1), model.likelihood).mean(0)
-    return -rec - _kl(mu, logvar)
+    return _log_px_z(model, x, z).mean(0) - _kl(mu, logvar)
 
 
 @torch.no_grad()
-def _final_elbo(model, x, mu, logvar, samples, generator, max_elements=2**22) -> torch.Tensor:
-    """The ELBO per image with ``samples`` draws, in chunks of images to bound memory."""
+def _final_bounds(model, x, mu, logvar, samples, generator,
+                  max_elements=2**22) -> tuple[torch.Tensor, torch.Tensor]:
+    """ELBO and L_k (k = ``samples``) per image from the same draws, in chunks of images.
+
+    L_k = log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i),  z_i ~ q  (Burda et al., 2015).
+    """
     per = max(1, max_elements // (samples * x.shape[1]))
-    out = []
+    elbos, iws = [], []
     for sl in torch.arange(len(x), device=x.device).split(per):
+        m, lv = mu[sl], logvar[sl]
         eps = torch.randn(samples, len(sl), mu.shape[1], generator=generator, device=x.device)
-        out.append(_elbo_estimate(model, x[sl], mu[sl], logvar[sl], eps))
-    return torch.cat(out)
+        z = m + torch.exp(0.5 * lv) * eps
+        log_px_z = _log_px_z(model, x[sl], z)                               # [S, n]
+        elbos.append(log_px_z.mean(0) - _kl(m, lv))
+        log_pz = _log_normal(z, torch.zeros_like(m), torch.zeros_like(lv))
+        log_w = log_px_z + log_pz - _log_normal(z, m, lv)
+        iws.append(torch.logsumexp(log_w, 0) - math.log(samples))
+    return torch.cat(elbos), torch.cat(iws)
 
 
 def refine_posterior(model: VAE, x, steps: int = 300, lr: float = 0.05, samples: int = 10,
@@ -203,15 +224,16 @@ def refine_posterior(model: VAE, x, steps: int = 300, lr: float = 0.05, samples:
         ELBO(x; mu, logvar) = E_{z ~ N(mu, sigma^2)}[log p(x|z)] - KL(N(mu, sigma^2) || N(0, I)),
 
     with the KL in closed form and the expectation estimated with ``samples`` reparameterised
-    draws per step. The decoder is not changed. At the end, the ELBO of the refined q and of the
-    encoder's q are both estimated with the same ``eval_samples`` draws of eps per image.
+    draws per step. The decoder is not changed. At the end, the ELBO and the importance-weighted
+    bound L_k (k = ``eval_samples``) of the refined q and of the encoder's q are estimated with
+    the same ``eval_samples`` draws of eps per image.
 
     Cremer et al. (2018) split the inference gap log p(x) - ELBO(encoder's q) into the
     *approximation gap* log p(x) - max ELBO over diagonal Gaussians (the family is too narrow),
-    estimated as L_k - ``elbo`` with the importance-weighted bound L_k of
-    :func:`vae_lib.log_likelihood`, and the *amortisation gap* ``elbo - encoder_elbo`` (the
-    encoder does not find the best member). ``generator`` seeds all the noise (on the model's
-    device); ``x``: images [N, 784] in [0, 1].
+    estimated from below as L_k - ``elbo`` with the tightest importance-weighted bound L_k at hand
+    (``iw_bound``, or :func:`vae_lib.log_likelihood` with a large k), and the *amortisation
+    gap* ``elbo - encoder_elbo`` (the encoder does not find the best member). ``generator``
+    seeds all the noise (on the model's device); ``x``: images [N, 784] in [0, 1].
     """
     _check_vae(model)
     _check_int(steps, "steps", low=0)
@@ -245,10 +267,11 @@ def refine_posterior(model: VAE, x, steps: int = 300, lr: float = 0.05, samples:
                 p.requires_grad_(g)
         mu, logvar = mu.detach(), logvar.detach()
         state = generator.get_state()
-        elbo = _final_elbo(model, x, mu, logvar, eval_samples, generator)
+        elbo, iw = _final_bounds(model, x, mu, logvar, eval_samples, generator)
         generator.set_state(state)  # the same eps for both: a paired comparison
-        encoder_elbo = _final_elbo(model, x, mu0, logvar0, eval_samples, generator)
-    return RefinedPosterior(mu.cpu(), logvar.cpu(), elbo.cpu(), encoder_elbo.cpu())
+        encoder_elbo, encoder_iw = _final_bounds(model, x, mu0, logvar0, eval_samples, generator)
+    return RefinedPosterior(mu.cpu(), logvar.cpu(), elbo.cpu(), encoder_elbo.cpu(), iw.cpu(),
+                            encoder_iw.cpu())
 
 
 # --------------------------------------------------------------------------- ELBO surgery
