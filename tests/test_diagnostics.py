@@ -147,9 +147,9 @@ def test_refining_q_per_image_never_lowers_the_elbo_on_average():
     result = refine_posterior(model, x, steps=100, lr=0.05, samples=4, eval_samples=200,
                               generator=torch.Generator().manual_seed(0))
     assert result.gain.mean().item() > 0
-    # L_k >= the ELBO from the same draws (Jensen), for both proposals
-    assert (result.iw_bound >= result.elbo - 1e-4).all()
-    assert (result.encoder_iw_bound >= result.encoder_elbo - 1e-4).all()
+    # L_k >= the ELBO (Jensen; the ELBO's KL is exact, so only on average), for both proposals
+    assert result.iw_bound.mean() >= result.elbo.mean()
+    assert result.encoder_iw_bound.mean() >= result.encoder_elbo.mean()
     assert result.mu.shape == (40, 2) and result.elbo.shape == (40,)
 
 
