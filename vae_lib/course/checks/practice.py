@@ -1,0 +1,150 @@
+"""Lesson 14-7 (VAEs in practice): the checks of the activity statistic and of free bits.
+
+:func:`check_activity` checks ``fn(mu)`` -> A_j = Var_x(mu_j), one value per latent dimension;
+:func:`check_free_bits` checks ``fn(mu, logvar, lam)`` -> sum_j max(lam, mean_n KL_nj).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from ._runner import (CheckResult, _backward, _call, _expect, _Failure, _not_callable, _randn, _run)
+
+
+def _kl_elements(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1)
+
+
+def check_activity(fn: Callable, verbose: bool = True) -> CheckResult:
+    """Check ``fn(mu)``: Burda et al.'s activity A_j = Var over the images of mu_j, for ``mu`` of
+    shape [N, d] (the encoder's means of N images); returns [d] (lesson 14-7). The variance may
+    divide by N or by N - 1."""
+    name = "check_activity"
+    if not callable(fn):
+        return _not_callable(name, "my_activity", fn, verbose)
+
+    def compare(mu, rtol=1e-4, atol=1e-6):
+        out = _call(fn, mu.clone())
+        ref0, ref1 = mu.var(0, correction=0), mu.var(0, correction=1)
+        variants = [
+            ("you took the variance over the latent dimensions (dim=1); A_j is a variance over the images "
+             "(dim=0), one value per dimension", mu.var(1, correction=0)),
+            ("you took the variance over the latent dimensions (dim=1); A_j is a variance over the images "
+             "(dim=0), one value per dimension", mu.var(1, correction=1)),
+            ("this is the standard deviation: A_j is the variance (no square root)", mu.std(0, correction=0)),
+            ("this is the standard deviation: A_j is the variance (no square root)", mu.std(0, correction=1)),
+            ("this is the mean of mu^2: subtract the mean over the images first (a variance is centred)",
+             mu.pow(2).mean(0)),
+            ("this is the mean of mu over the images; A_j is how much mu_j varies over them", mu.mean(0)),
+        ]
+        try:
+            return _expect(out, ref0, variants=variants, rtol=rtol, atol=atol, what="your activity",
+                           shape_hint=lambda o: "return one value per latent dimension, shape [d]: a variance "
+                                                "over the images (dim=0)")
+        except _Failure:
+            return _expect(out, ref1, variants=variants, rtol=rtol, atol=atol, what="your activity")
+
+    def random():
+        compare(_randn(500, 6, seed=141) * torch.tensor([2.0, 1.0, 0.5, 0.1, 0.01, 0.0]) + 0.3)
+
+    def constant_dimension():
+        mu = _randn(200, 3, seed=142)
+        mu[:, 1] = 0.8  # ignores x, but not at the prior mean
+        out = compare(mu)
+        if abs(float(out[1])) > 1e-6:
+            raise _Failure("a dimension whose mean is the same for every image must have activity 0, "
+                           f"yours is {float(out[1]):.4g}.", "A_j measures how mu_j varies over the images")
+
+    def shape_batch():
+        compare(_randn(7, 20, seed=143))
+
+    def float64():
+        mu = _randn(50, 4, seed=144, dtype=torch.float64)
+        out = compare(mu, rtol=1e-8, atol=1e-10)
+        if out.dtype != torch.float64:
+            raise _Failure(f"your activity has dtype {out.dtype} for float64 inputs.", "let the dtype follow mu")
+
+    cases = [
+        ("6 dimensions of different spread, 500 images", random),
+        ("a dimension whose mean ignores x", constant_dimension),
+        ("20 dimensions, 7 images", shape_batch),
+        ("float64 in, float64 out", float64),
+    ]
+    return _run(name, cases, verbose)
+
+
+def check_free_bits(fn: Callable, verbose: bool = True) -> CheckResult:
+    """Check ``fn(mu, logvar, lam)``: the free-bits KL term of Kingma et al. (2016),
+    sum_j max(lam, KL_j) with KL_j the KL of dimension j averaged over the batch, for ``mu`` and
+    ``logvar`` of shape [N, d] and a float ``lam`` >= 0; returns one number (lesson 14-7)."""
+    name = "check_free_bits"
+    if not callable(fn):
+        return _not_callable(name, "my_free_bits", fn, verbose)
+
+    def reference(mu, logvar, lam):
+        return _kl_elements(mu, logvar).mean(0).clamp(min=lam).sum()
+
+    def variants(mu, logvar, lam):
+        kl = _kl_elements(mu, logvar)
+        return [
+            ("you clamped each image's KL_nj before averaging: free bits clamps the batch average KL_j of each "
+             "dimension (so the encoder may spend more on one image and less on another)",
+             kl.clamp(min=lam).mean(0).sum()),
+            ("you clamped the total KL: free bits gives each latent dimension its own allowance lam",
+             kl.sum(1).mean().clamp(min=lam)),
+            ("this is min(lam, KL_j): below lam the term should stay at lam (no pressure), above it follow KL_j",
+             kl.mean(0).clamp(max=lam).sum()),
+            ("you summed over the batch: KL_j is a mean over the images", kl.sum(0).clamp(min=lam).sum()),
+            ("this is the plain KL without the allowance lam", kl.mean(0).sum()),
+        ]
+
+    def compare(mu, logvar, lam, rtol=1e-5, atol=1e-6):
+        out = _call(fn, mu, logvar, lam)
+        return _expect(out, reference(mu.detach(), logvar.detach(), lam), variants=variants(mu.detach(),
+                       logvar.detach(), lam), rtol=rtol, atol=atol, what="your free-bits KL",
+                       shape_hint=lambda o: "return one number: the sum over the dimensions of max(lam, KL_j)")
+
+    def data(seed, n=64, d=5):
+        mu = _randn(n, d, seed=seed) * torch.tensor([2.0, 1.0, 0.3, 0.05, 0.0])[:d]
+        logvar = _randn(n, d, seed=seed + 1) * 0.1 - torch.tensor([2.0, 1.0, 0.2, 0.01, 0.0])[:d]
+        return mu, logvar
+
+    def lam_zero():
+        mu, logvar = data(151)
+        compare(mu, logvar, 0.0)
+
+    def mixed():
+        mu, logvar = data(153)
+        compare(mu, logvar, 0.5)
+
+    def all_below():
+        mu, logvar = data(155)
+        out = compare(0.01 * mu, 0.01 * logvar, 1.0)
+        if abs(float(out) - 5.0) > 1e-5:
+            raise _Failure("with every KL_j below lam = 1, the term is d * lam = 5.", None)
+
+    def gradient():
+        mu, logvar = data(157)
+        mu.requires_grad_(True)
+        logvar.requires_grad_(True)
+        out = compare(mu, logvar, 0.5)
+        grads = _backward(out, {"mu": mu, "logvar": logvar})
+        kl_j = _kl_elements(mu.detach(), logvar.detach()).mean(0)
+        below = kl_j < 0.5
+        g = grads["mu"]
+        if g is None:
+            raise _Failure("no gradient reached mu.", "use torch operations all the way")
+        if bool(below.any()) and float(g[:, below].abs().max()) > 1e-7:
+            raise _Failure("dimensions with KL_j below lam still get a KL gradient: the point of free bits is that "
+                           "they do not.", "max(lam, KL_j) is flat in KL_j where KL_j < lam (torch.clamp)")
+        if float(g[:, ~below].abs().max()) == 0:
+            raise _Failure("dimensions with KL_j above lam get no gradient.", "above lam the term is KL_j itself")
+
+    cases = [
+        ("lam = 0 gives the plain KL", lam_zero),
+        ("lam = 0.5, some dimensions below and some above", mixed),
+        ("every dimension below lam = 1", all_below),
+        ("no KL gradient for the dimensions below lam", gradient),
+    ]
+    return _run(name, cases, verbose)
