@@ -881,3 +881,166 @@ def assign(source, out, *, force: bool = False, answer_key=None) -> list[Path]:
     if answer_key is not None:
         written += _write_atomically(answer_key, keys)
     return written
+
+
+# --------------------------------------------------------------------------- nbgrader metadata
+
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+_CHECK_CALL = "checks.check_"
+
+
+def _grade_id(text: str) -> str:
+    out = "".join(c if c.isalnum() or c in "-_" else "-" for c in text).strip("-")
+    return out or "cell"
+
+
+def _exercise_label(cell, fallback: str) -> str | None:
+    """The label of the first {exercise} directive of a Markdown cell (``fallback`` if it has none)."""
+    for tok in _parse(_normalize(cell.get("source", ""))):
+        directive = _directive(tok)
+        if directive and directive[0] in ("exercise", "exercise-start"):
+            options, _ = _split_options(tok.content)
+            return options.get("label") or fallback
+    return None
+
+
+def _top_level_names(source: str) -> set[str]:
+    """Names a cell binds at its top level (functions, classes, assignments, loop variables, imports)."""
+    try:
+        tree = ast.parse(python_source(source))
+    except SyntaxError:
+        return set()
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            continue
+        for sub in ast.walk(node):
+            if isinstance(sub, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Lambda)):
+                break
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                names.add(sub.id)
+    return names
+
+
+def _names_read(source: str) -> set[str]:
+    try:
+        tree = ast.parse(python_source(source))
+    except SyntaxError:
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _with_hidden_markers(source: str) -> str:
+    if HIDDEN_BEGIN in source:
+        return source
+    return f"{HIDDEN_BEGIN}\n{source.rstrip()}\n{HIDDEN_END}"
+
+
+def nbgrader_metadata(nb, name: str = "notebook", warnings_out: list[str] | None = None):
+    """``nb`` with nbgrader cell metadata stamped from the chapter's exercise conventions (a copy).
+
+    - an exercise statement (Markdown with ``{exercise}``): read-only;
+    - a code cell tagged ``solution`` (or holding ``### BEGIN SOLUTION``): an nbgrader solution cell;
+    - the visible check cell after it (``checks.check_...(...)``): an autograded test cell, 1 point
+      (the check raises AssertionError under nbgrader when a case fails);
+    - a written answer (Markdown tagged ``solution``): a manually graded answer, 1 point;
+    - a hidden assert cell (``assert-solution``, or ``remove-cell`` with an assert): its source is
+      put between ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS`` (nbgrader removes it from
+      the release and puts it back to grade) in an autograded cell worth 1 point if it grades an
+      exercise that has no visible check, else 0 points; one that defines the names it tests (it
+      tests its own answer, not the student's) is worth 0 points and reported in ``warnings_out``.
+
+    Points already in the metadata are kept (an instructor's choice); every other cell loses any
+    nbgrader metadata. Running it again changes nothing.
+    """
+    nb = copy.deepcopy(nb)
+    stem = Path(str(name)).stem
+    prefix = _lesson_prefix(name) or _grade_id(stem)
+    used: set[str] = set()
+    label = None
+    exercise_no = 0
+    has_solution = has_check = False
+    solution_names: set[str] = set()
+
+    def unique(base: str) -> str:
+        gid, n = _grade_id(base), 2
+        while gid in used:
+            gid, n = f"{_grade_id(base)}-{n}", n + 1
+        used.add(gid)
+        return gid
+
+    def stamp(cell, *, grade: bool, solution: bool, locked: bool, gid: str, points: float | None = None):
+        old = cell.get("metadata", {}).get("nbgrader") or {}
+        meta = {"grade": grade, "grade_id": unique(gid), "locked": locked, "schema_version": 3,
+                "solution": solution, "task": False}
+        if grade:
+            meta["points"] = old.get("points", points) if points else (points or 0)
+        cell.setdefault("metadata", {})["nbgrader"] = meta
+
+    for index, cell in enumerate(nb.cells):
+        tags = _tags(cell)
+        kind = cell.get("cell_type")
+        where = _where(name, index, cell)
+        meta = cell.setdefault("metadata", {})
+        if kind == "markdown":
+            found = _exercise_label(cell, f"ex-{prefix}-{exercise_no + 1}")
+            if found is not None and "solution" not in tags:
+                exercise_no += 1
+                label, has_solution, has_check = found, False, False
+                removed: list[str] = []
+                convert_markdown(cell.get("source", ""), _Context(name, bib={}), where, removed=removed)
+                if "solution" in removed:
+                    raise AssignError(f"{where}: a {{solution}} inside the exercise's own cell would stay in the "
+                                      "nbgrader release: put it in a Markdown cell of its own tagged 'solution'")
+                stamp(cell, grade=False, solution=False, locked=True, gid=f"{label}-task")
+                continue
+            if "solution" in tags:
+                stamp(cell, grade=True, solution=True, locked=False, gid=f"{label or prefix}-answer", points=1)
+                continue
+        elif kind == "code":
+            source = cell.get("source", "")
+            if _hidden_assert(cell):
+                # a hidden assert grades the student only if it reads a name a solution cell defines
+                reads_work = bool(_names_read(source) & (solution_names - _top_level_names(source)))
+                if "assert-solution" in tags and not reads_work and warnings_out is not None:
+                    warnings_out.append(f"{where}: the hidden assert reads nothing a solution cell defines (it "
+                                        "tests its own copy of the answer, not the student's work): worth 0 points")
+                grades_exercise = "assert-solution" in tags and has_solution and reads_work
+                points = 1 if grades_exercise and not has_check else 0
+                cell["source"] = _with_hidden_markers(source)
+                stamp(cell, grade=True, solution=False, locked=True,
+                      gid=f"{label or prefix}-hidden" if grades_exercise else f"{prefix}-guard", points=points)
+                continue
+            _, markers = _strip_code(source, where)
+            if "solution" in tags or markers and "### BEGIN SOLUTION" in source:
+                has_solution = True
+                solution_names.update(_top_level_names(source))
+                stamp(cell, grade=False, solution=True, locked=False, gid=f"{label or prefix}-code")
+                continue
+            if _CHECK_CALL in source and has_solution and not has_check and "remove-cell" not in tags:
+                has_check = True
+                stamp(cell, grade=True, solution=False, locked=True, gid=f"{label or prefix}-check", points=1)
+                continue
+        meta.pop("nbgrader", None)
+    return nb
+
+
+def stamp_nbgrader(source, *, check: bool = False) -> tuple[list[Path], list[str]]:
+    """Stamp nbgrader metadata into the notebooks of ``source`` (a folder or one notebook), in place.
+
+    Each notebook is read, stamped and written back at once, and only if it changed. Returns
+    (the notebooks changed, warnings). With ``check=True`` nothing is written: the paths are
+    those that would change (for a test that the masters are stamped).
+    """
+    changed: list[Path] = []
+    warnings_out: list[str] = []
+    for path in _notebooks(Path(source)):
+        nb = nbformat.read(str(path), as_version=4)
+        stamped = nbgrader_metadata(nb, str(path), warnings_out)
+        if nbformat.writes(stamped) != nbformat.writes(nb):
+            changed.append(path)
+            if not check:
+                nbformat.validate(stamped)
+                nbformat.write(stamped, str(path))
+    return changed, warnings_out

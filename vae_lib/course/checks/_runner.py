@@ -139,36 +139,92 @@ def _call(fn: Callable, *args, **kwargs):
         raise _StudentError(exc) from None
 
 
-def _where(exc: BaseException) -> str:
-    """' (line N: code)' of the innermost frame of the student's own code, if any."""
+def _student_frame(exc: BaseException):
+    """The innermost traceback frame of the student's own code (not the checks', not torch's), or None."""
     frames = traceback.extract_tb(exc.__traceback__)
     for frame in reversed(frames):
         filename = os.path.abspath(frame.filename)
         if filename.startswith(_CHECKS_DIR + os.sep) or filename.startswith(_TORCH_DIR):
             continue
-        code = (frame.line or "").strip()
-        if len(code) > 80:
-            code = code[:77] + "..."
-        return f" (line {frame.lineno}: {code})" if code else f" (line {frame.lineno})"
-    return ""
+        return frame
+    return None
 
 
-def _describe_exception(exc: BaseException, hint: str | None, seen: set | None = None) -> str:
+def _where(exc: BaseException) -> str:
+    """' in my_kl (line N: code)' for the innermost frame of the student's code, if any.
+
+    A notebook cell's file name (ipykernel's temporary file) means nothing to a student, so it is
+    left out; in a script the file's name is given.
+    """
+    frame = _student_frame(exc)
+    if frame is None:
+        return ""
+    code = (frame.line or "").strip()
+    if len(code) > 80:
+        code = code[:77] + "..."
+    base = os.path.basename(frame.filename)
+    in_cell = "ipykernel" in frame.filename or frame.filename.startswith("<")
+    place = f"line {frame.lineno}" if in_cell else f"{base}, line {frame.lineno}"
+    func = f" in {frame.name}" if frame.name and frame.name != "<module>" else ""
+    return f"{func} ({place}: {code})" if code else f"{func} ({place})"
+
+
+# (what the exception says, the hint): checked in order, the first match wins. They name the
+# mistake behind the exception; a case's own hint (about shapes) is only used for shape errors.
+EXCEPTION_HINTS: list[tuple[tuple[str, ...], str]] = [
+    (("modified by an inplace operation",),
+     "an in-place operation (+=, *=, .exp_(), x[...] = ...) changed a tensor that autograd still needs, for "
+     "example the output of exp(): write a new tensor instead (s = s + 1, not s += 1), or work on a .clone()"),
+    (("a leaf Variable that requires grad is being used in an in-place operation",),
+     "do not change the inputs in place (mu += ..., logvar.exp_()): compute new tensors from them"),
+    (("Can't call numpy() on Tensor that requires grad", "numpy() on Tensor", "'numpy.ndarray' object",
+      "ndarray", "numpy"),
+     "use torch functions (torch.exp, torch.log, torch.sum, ...) on tensors, not numpy (np.exp, np.sum, ...): "
+     "numpy cannot follow gradients and turns tensors into arrays"),
+    (("converted to Python scalars", "only one element tensors can be converted", "must be real number, not Tensor"),
+     "use torch functions (torch.log, torch.exp, ...) on tensors, not math.log or float(...)"),
+    (("does not require grad and does not have a grad_fn",),
+     "your result is cut off from autograd: no .item(), .detach(), .numpy() or torch.tensor(...) on "
+     "intermediate results"),
+    (("mat1 and mat2 shapes cannot be multiplied", "size mismatch", "inconsistent tensor size"),
+     "this formula is elementwise: use * (and .sum(dim=-1)), not @ or torch.dot"),
+    (("expected scalar type", "expected both vectors to have same dtype", "must have the same dtype"),
+     "let every tensor follow the inputs' dtype: no torch.tensor(..., dtype=...) or .float() inside your function"),
+    (("is not defined",),
+     "a name your function uses is not defined: import it (import torch, import math) or run the cell that "
+     "defines it first"),
+]
+_SHAPE_WORDS = ("size of tensor", "dimension", "shape", "index", "out of range", "broadcast")
+
+
+def _exception_hint(exc: BaseException, case_hint: str | None) -> str | None:
+    message = str(exc)
+    for needles, hint in EXCEPTION_HINTS:
+        if any(n in message for n in needles):
+            return hint
+    if isinstance(exc, ModuleNotFoundError):
+        return None
+    if case_hint and (isinstance(exc, (IndexError, ValueError)) or any(w in message for w in _SHAPE_WORDS)):
+        return case_hint
+    return None
+
+
+def _describe_exception(exc: BaseException, hint: str | None, seen: set | None = None,
+                        during: str = "your function raised") -> str:
     if isinstance(exc, NotImplementedError):
         return ("your function raised NotImplementedError: it is not written yet."
                 "\nHint: replace `raise NotImplementedError()` with your code, run that cell, then this one.")
     where = _where(exc)
+    hint = _exception_hint(exc, hint)
     key = (type(exc).__name__, where)
-    if seen is not None and key in seen and hint is None:
-        return f"your function raised {type(exc).__name__}{where} again (see above)."
+    if seen is not None and key in seen:
+        return f"{during} {type(exc).__name__}{where} again (see above)."
     if seen is not None:
         seen.add(key)
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     if len(message) > 240:
         message = message[:237] + "..."
-    if hint is None and "converted to Python scalars" in message:
-        hint = "use torch functions (torch.log, torch.exp, ...) on tensors, not math.log or float(...)"
-    text = f"your function raised {type(exc).__name__}{where}" + (f": {message}" if message else "")
+    text = f"{during} {type(exc).__name__}{where}" + (f": {message}" if message else "")
     return text + (f"\nHint: {hint}" if hint else "")
 
 
@@ -191,8 +247,12 @@ def _run(check: str, cases: list[tuple], verbose: bool, *, seed: int = 0) -> Che
             except _StudentError as err:
                 case = Case(name, False, _describe_exception(err.exc, error_hint, seen))
                 stop = isinstance(err.exc, NotImplementedError)
-            except Exception as exc:  # noqa: BLE001 - an output we could not even inspect
-                case = Case(name, False, f"could not check your result ({type(exc).__name__}: {exc})")
+            except Exception as exc:  # noqa: BLE001 - raised while the check used the student's result
+                if _exception_hint(exc, None) is not None:  # e.g. backward() after an in-place op on exp()
+                    case = Case(name, False, _describe_exception(
+                        exc, None, seen, during="using your result (its gradient, here) raised"))
+                else:
+                    case = Case(name, False, f"could not check your result ({type(exc).__name__}: {exc})")
             result.cases.append(case)
             if verbose:
                 print(_format_case(case), flush=True)
@@ -204,6 +264,39 @@ def _run(check: str, cases: list[tuple], verbose: bool, *, seed: int = 0) -> Che
     if verbose:
         print(result.summary(), flush=True)
         result._echoed = True
+    return finish(result)
+
+
+GRADING_VARIABLES = ("NBGRADER_EXECUTION", "VAE_LIB_CHECKS_RAISE")
+
+
+class CheckFailed(AssertionError):
+    """Raised by a failing check while a grader runs the notebook (see :func:`grading`).
+
+    Its message is the check's verdict with the hint of each failed case, so that the grader's
+    feedback carries the hints; ``error.result`` is the :class:`CheckResult`.
+    """
+
+    def __init__(self, result: CheckResult):
+        lines = [result.summary()] + [_format_case(c) for c in result.failed]
+        super().__init__("\n".join(lines))
+        self.result = result
+
+
+def grading() -> bool:
+    """Whether a grader runs this code: nbgrader's autograde or validate (it sets
+    ``NBGRADER_EXECUTION``), or any runner that sets ``VAE_LIB_CHECKS_RAISE=1``.
+
+    In a notebook or a script a check only prints and returns its verdict; under a grader a
+    failing check also raises :class:`CheckFailed`, so that the autograded cell scores 0.
+    """
+    return bool(os.environ.get("NBGRADER_EXECUTION")) or os.environ.get("VAE_LIB_CHECKS_RAISE", "") not in ("", "0")
+
+
+def finish(result: CheckResult) -> CheckResult:
+    """Return ``result``; under a grader, raise :class:`CheckFailed` if it did not pass."""
+    if not result.passed and grading():
+        raise CheckFailed(result)
     return result
 
 
@@ -215,7 +308,7 @@ def _not_callable(check: str, what: str, value: Any, verbose: bool) -> CheckResu
     if verbose:
         print(f"{check}:\n{_format_case(case)}\n{result.summary()}", flush=True)
         result._echoed = True
-    return result
+    return finish(result)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -244,7 +337,9 @@ def _as_tensor(out: Any, what: str = "your function") -> torch.Tensor:
     if isinstance(out, numbers.Real):
         return torch.tensor(float(out), dtype=torch.float64)
     if type(out).__module__ == "numpy":
-        return torch.as_tensor(out)
+        raise _Failure(f"{what} returned a numpy {type(out).__name__}, expected a torch.Tensor.",
+                       "use torch operations on the input tensors (torch.sin, torch.exp, ...), not numpy: "
+                       "numpy loses the gradient and the dtype")
     if isinstance(out, (tuple, list)):
         raise _Failure(f"{what} returned a {type(out).__name__} of {len(out)} items, expected one tensor.",
                        "return a single tensor.")

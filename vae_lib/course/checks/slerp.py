@@ -9,7 +9,7 @@ from typing import Callable
 import torch
 
 from ...latent import slerp as _slerp
-from ._runner import (CheckResult, _as_tensor, _call, _close, _Failure, _first_match,
+from ._runner import (CheckResult, _as_tensor, _call, _close, _Failure, _first_match, _gen,
                       _largest_error, _not_callable, _randn, _run, _shape)
 
 
@@ -36,7 +36,13 @@ def check_slerp(fn: Callable, verbose: bool = True) -> CheckResult:
         return _not_callable(name, "my_slerp", fn, verbose)
 
     def call(z0, z1, t):
-        out = _as_tensor(_call(fn, z0.clone(), z1.clone(), t), "your function")
+        out = _call(fn, z0.clone(), z1.clone(), t)
+        if not isinstance(out, torch.Tensor) and out is not None and not isinstance(out, (tuple, list)):
+            raise _Failure(f"your function returned a {type(out).__module__}.{type(out).__name__}, "
+                           "expected a torch.Tensor.",
+                           "use torch operations (torch.sin, torch.arccos, ...) on z0 and z1, not numpy or math: "
+                           "the result must be a tensor of the inputs' dtype")
+        out = _as_tensor(out, "your function")
         if out.shape != z0.shape:
             hint = ("t is a single float here: return one point of shape [d]" if out.numel() == z0.numel()
                     else "return one point with the shape of z0")
@@ -121,6 +127,38 @@ def check_slerp(fn: Callable, verbose: bool = True) -> CheckResult:
         z0 = _randn(5, seed=128)
         compare(z0, z0.clone(), 0.7, nonfinite_hint=parallel_hint.replace("parallel", "identical"))
 
+    def random_parallel():
+        # Parallel and identical endpoints drawn at random, as an interpolation between the codes of
+        # one image or of scaled copies meets them: in float32 the cosine of such a pair often rounds
+        # to just above 1 (or below -1), and arccos of it is NaN unless it is clamped to [-1, 1].
+        gen = _gen(131)
+        for dtype in (torch.float32, torch.float64):
+            for d in (2, 5, 20, 64):
+                for trial in range(6):
+                    z0 = torch.randn(d, generator=gen, dtype=dtype)
+                    scale = 1.0 if trial % 2 == 0 else float(0.5 + 3 * torch.rand((), generator=gen))
+                    z1 = z0.clone() if scale == 1.0 else z0 * scale
+                    t = float(torch.rand((), generator=gen))
+                    kind = "identical" if scale == 1.0 else f"parallel (z1 = {scale:.2f} z0)"
+                    out = call(z0, z1, t)
+                    if not bool(torch.isfinite(out.detach()).all()):
+                        raise _Failure(f"your point is NaN for {kind} endpoints in {d}-D {str(dtype)[6:]} at "
+                                       f"t = {t:.2f}.",
+                                       "rounding can push the cosine of two parallel vectors just above 1, and "
+                                       "arccos of that is NaN: clamp the cosine to [-1, 1] (torch.clamp) before "
+                                       "arccos, and fall back to linear interpolation when the angle is tiny")
+                    ref = (1 - t) * z0.double() + t * z1.double()
+                    tol = 1e-4 if dtype == torch.float32 else 1e-8
+                    if not _close(out, ref, tol, tol):
+                        raise _Failure(f"your point for {kind} endpoints in {d}-D {str(dtype)[6:]} at t = {t:.2f} "
+                                       f"is off the segment from z0 to z1 (largest difference "
+                                       f"{_largest_error(out, ref)}).",
+                                       "for (nearly) parallel endpoints the great circle is the straight segment "
+                                       "from z0 to z1")
+                    if out.dtype != dtype:
+                        raise _Failure(f"your point has dtype {out.dtype} for {dtype} inputs.",
+                                       "let the dtype follow z0 and z1")
+
     def float64():
         z0, z1 = _randn(8, seed=129, dtype=torch.float64), _randn(8, seed=130, dtype=torch.float64)
         out = compare(z0, z1, 0.6, rtol=1e-6, atol=1e-8)
@@ -136,6 +174,7 @@ def check_slerp(fn: Callable, verbose: bool = True) -> CheckResult:
         ("endpoints of different norms (2 and 5)", different_norms),
         ("parallel endpoints (z1 = 3 z0)", parallel),
         ("identical endpoints (z1 = z0)", identical),
+        ("random parallel and identical endpoints, float32 and float64, 2 to 64 dimensions", random_parallel),
         ("float64 in, float64 out", float64),
     ]
     return _run(name, cases, verbose)
