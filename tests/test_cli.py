@@ -45,5 +45,5 @@ def test_bad_input_gives_a_one_line_error_and_exit_code_2(tmp_path):
     assert result.returncode == 2
     assert "error:" in result.stderr and "Traceback" not in result.stderr
     result = run("train", "--latent-dim", "0", "--subset", "small", "--out", str(tmp_path / "x.pt"), "--quiet")
-    assert result.returncode == 2 and "latent_dim must be a positive integer" in result.stderr
+    assert result.returncode == 2 and "--latent-dim: must be a positive integer" in result.stderr
     assert not (tmp_path / "x.pt").exists()

@@ -59,5 +59,5 @@ def test_log_likelihood_is_exact_when_q_is_the_posterior():
 def test_elbo_and_log_likelihood_need_a_vae():
     with pytest.raises(TypeError, match="model must be a vae_lib.VAE"):
         elbo(Autoencoder(hidden=(8,)), torch.rand(2, 784))
-    with pytest.raises(ValueError, match="k must be an integer"):
+    with pytest.raises(ValueError, match="k must be a positive integer"):
         log_likelihood(VAE(hidden=(8,)), torch.rand(2, 784), k=0)

@@ -11,6 +11,32 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn
+
+from . import validation
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line (``prog: error: ...``), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: a positive integer, with the same message as the library's checks."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _check_out_dir(folder: Path, name: str = "--out") -> None:
+    """Fail now, not after the work, if files cannot be written into ``folder``."""
+    validation.writable_path(Path(folder) / ".vae_lib-write-check", name)
 
 
 def _cmd_train(args) -> int:
@@ -22,19 +48,21 @@ def _cmd_train(args) -> int:
     from .models import build_model
     from .train import fit
 
+    out = validation.writable_path(args.out, "--out")  # before training, so the model is not lost
+    device = validation.device(args.device, "--device") if args.device is not None else None
     train_x, _ = load_mnist("train", root=args.data, subset=args.subset)
     test_x, _ = load_mnist("test", root=args.data, subset=args.subset)
     torch.manual_seed(args.seed)
     model = build_model({"kind": "vae" if args.model == "vae" else "autoencoder", "latent_dim": args.latent_dim,
                          "hidden": args.hidden, "likelihood": args.likelihood})
     history = fit(model, train_x, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta,
-                  test=test_x, seed=args.seed, device=args.device, progress=not args.quiet)
+                  test=test_x, seed=args.seed, device=device, progress=not args.quiet)
     metrics = {"epochs": args.epochs, "test_loss": history.test["total"][-1],
                "images_per_second": round(history.images_per_second)}
-    if model.kind == "vae":
+    if model.variational:
         metrics["test_elbo"] = elbo(model.cpu(), to_tensor(test_x), samples=10)
-    save(model, args.out, metrics=metrics)
-    print(json.dumps({"saved": str(args.out), **metrics}, indent=2))
+    save(model, out, metrics=metrics)
+    print(json.dumps({"saved": str(out), **metrics}, indent=2))
     return 0
 
 
@@ -42,6 +70,11 @@ def _cmd_train_pretrained(args) -> int:
     from .pretrained import available, train_pretrained
 
     names = available() if args.name == "all" else [args.name]
+    validation.choice(args.name, "name", (*available(), "all"))
+    if args.out_dir:
+        _check_out_dir(Path(args.out_dir), "--out-dir")
+    if args.device is not None:
+        validation.device(args.device, "--device")
     for name in names:
         out = Path(args.out_dir) / f"{name}.pt" if args.out_dir else None
         _, metrics = train_pretrained(name, out, root=args.data, device=args.device, progress=not args.quiet)
@@ -62,13 +95,17 @@ def _cmd_evaluate(args) -> int:
     from .evaluate import elbo, log_likelihood
     from .train import evaluate_loss
 
+    from .models import LatentModel
+
     model = _load_model(args.model)
+    if not isinstance(model, LatentModel):
+        raise ValueError(f"model: evaluate needs a VAE or an autoencoder, {args.model} is a {type(model).__name__}")
     x = to_tensor(load_mnist("test", root=args.data, subset=args.subset)[0])
-    if args.limit:
+    if args.limit is not None:
         x = x[:args.limit]
     result = {"model": args.model, "images": len(x),
               "reconstruction": evaluate_loss(model, x)["reconstruction"]}
-    if model.kind == "vae":
+    if model.variational:
         result["elbo"] = elbo(model, x, samples=args.samples)
         result[f"log_likelihood_k{args.k}"] = log_likelihood(model, x, k=args.k)
     print(json.dumps(result, indent=2))
@@ -85,6 +122,7 @@ def _cmd_info(args) -> int:
 def _cmd_export_explorer(args) -> int:
     from .course.explorer import export_explorer
 
+    _check_out_dir(args.out)
     model = None if args.model == "vae-2d" else _load_model(args.model)
     print(json.dumps(export_explorer(model, args.out), indent=2))
     return 0
@@ -93,6 +131,16 @@ def _cmd_export_explorer(args) -> int:
 def _cmd_assign(args) -> int:
     from .course.assign import assign
 
+    if args.nbgrader_metadata:
+        from .course.assign import stamp_nbgrader
+
+        changed, warnings = stamp_nbgrader(args.source)
+        for line in warnings:
+            print(f"warning: {line}", file=sys.stderr)
+        print(f"stamped nbgrader metadata into {len(changed)} notebooks", file=sys.stderr)
+        return 0
+    if args.out is None:
+        raise ValueError("assign needs --out FOLDER (or --nbgrader-metadata)")
     written = assign(args.source, args.out, force=args.force, answer_key=args.answer_key)
     for path in written:
         print(path)
@@ -101,9 +149,9 @@ def _cmd_assign(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m vae_lib", description=__doc__,
+    parser = _Parser(prog="python -m vae_lib", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     def data_options(p):
         p.add_argument("--data", default=None, help="folder with the MNIST IDX files (default: $VAE_LIB_DATA)")
@@ -112,11 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train an autoencoder or a VAE and save a checkpoint")
     p.add_argument("--model", choices=("vae", "ae"), default="vae")
-    p.add_argument("--latent-dim", type=int, default=2)
-    p.add_argument("--hidden", type=int, nargs="+", default=[512])
+    p.add_argument("--latent-dim", type=_positive_int, default=2)
+    p.add_argument("--hidden", type=_positive_int, nargs="+", default=[512])
     p.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--epochs", type=_positive_int, default=10)
+    p.add_argument("--batch-size", type=_positive_int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--beta", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
@@ -136,9 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="test-set ELBO and importance-weighted log p(x) of a model")
     p.add_argument("model", help="a shipped name (vae-2d, ...) or a checkpoint path")
-    p.add_argument("--k", type=int, default=100, help="importance samples for log p(x)")
-    p.add_argument("--samples", type=int, default=10, help="z samples for the ELBO's reconstruction term")
-    p.add_argument("--limit", type=int, default=None, help="evaluate on the first N test images")
+    p.add_argument("--k", type=_positive_int, default=100, help="importance samples for log p(x)")
+    p.add_argument("--samples", type=_positive_int, default=10, help="z samples for the ELBO's reconstruction term")
+    p.add_argument("--limit", type=_positive_int, default=None, help="evaluate on the first N test images")
     data_options(p)
     p.set_defaults(func=_cmd_evaluate)
 
@@ -154,8 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("assign", help="write student copies of the lesson notebooks, without the solutions")
     p.add_argument("source", type=Path, help="a folder of notebooks (e.g. lessons/) or one notebook")
-    p.add_argument("--out", type=Path, required=True,
+    p.add_argument("--out", type=Path, default=None,
                    help="folder to write the student notebooks to (not the input folder)")
+    p.add_argument("--nbgrader-metadata", action="store_true",
+                   help="instead: stamp nbgrader cell metadata into the masters in SOURCE, in place (rerunnable)")
     p.add_argument("--force", action="store_true",
                    help="replace the output folder if it exists and is not empty (its contents are deleted)")
     p.add_argument("--answer-key", type=Path, default=None, metavar="DIR",
@@ -165,9 +215,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a user error is one line on stderr and exit status 2, never a traceback."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (ValueError, TypeError, OSError, RuntimeError, FloatingPointError, KeyError) as e:
+        message = "; ".join(line.strip() for line in str(e).splitlines() if line.strip())
+        print(f"error: {message or type(e).__name__}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130

@@ -29,7 +29,7 @@ import http.client
 import io
 import math
 import os
-import tempfile
+import time
 import urllib.request
 import warnings
 import zlib
@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from . import validation
 
 __all__ = [
     "MNIST_FILES", "SHA256", "MIRRORS", "SUBSET_FILE", "SUBSET_SHA256",
@@ -70,6 +72,16 @@ MIRRORS: tuple[str, ...] = (
 # The subset shipped in the package, built by scripts/make_subset.py (see _data/README.md).
 SUBSET_FILE = "mnist-small.npz"
 SUBSET_SHA256 = "6da9233031ff526fa9f1b1a3556cfc95802372b8dd91ee936341228ee970123c"
+
+# Size bounds for downloads: the exact size of each file's decompressed content, plus room
+# for a gzip wrapper (gzip never grows MNIST's bytes by more than its small headers).
+DECOMPRESSED_SIZES: dict[str, int] = {
+    "train-images-idx3-ubyte.gz": 47_040_016,
+    "train-labels-idx1-ubyte.gz": 60_008,
+    "t10k-images-idx3-ubyte.gz": 7_840_016,
+    "t10k-labels-idx1-ubyte.gz": 10_008,
+}
+GZIP_SLACK = 64 * 1024
 
 SPLITS = ("train", "test")
 SPLIT_SIZES = {"train": 60_000, "test": 10_000}
@@ -205,14 +217,33 @@ def _sha256_of_content(path: Path, compressed: bool) -> str:
     return digest.hexdigest()
 
 
-def _fetch(url: str, dest, timeout: float) -> None:
-    """Stream ``url`` into the open binary file ``dest``; raise if it ends early."""
+def max_download_bytes(filename: str) -> int:
+    """The most bytes ``download`` accepts for ``filename`` before giving up (the size bound)."""
+    return DECOMPRESSED_SIZES.get(filename, 0) + GZIP_SLACK
+
+
+def _fetch(url: str, dest, timeout: float, deadline: float, max_bytes: int) -> None:
+    """Stream ``url`` into the open binary file ``dest``; raise if it ends early, runs past the
+    monotonic time ``deadline`` or sends more than ``max_bytes``.
+
+    ``timeout`` bounds each wait for data; reads return whatever has arrived (``read1``), so a
+    server that trickles bytes is still stopped at the deadline, at most ``timeout`` late.
+    """
     with urllib.request.urlopen(url, timeout=timeout) as response:
         length = response.headers.get("Content-Length")
+        if length is not None and int(length) > max_bytes:
+            raise OSError(f"the server announces {int(length):,} bytes, more than the {max_bytes:,} this"
+                          " file can have")
         received = 0
-        while chunk := response.read(_CHUNK):
-            dest.write(chunk)
+        while chunk := response.read1(_CHUNK):
             received += len(chunk)
+            if received > max_bytes:
+                raise OSError(f"more than {max_bytes:,} bytes received, more than this file can have:"
+                              " stopped")
+            dest.write(chunk)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the download took longer than its deadline ({received:,} bytes"
+                                   " received): stopped")
     if length is not None and received != int(length):
         raise OSError(f"connection closed after {received} of {int(length)} bytes")
 
@@ -228,18 +259,28 @@ def _verify_file(path: Path, filename: str, expected: str) -> None:
                          f"got {got}")
 
 
-def download(filename: str, root, *, mirrors=MIRRORS, timeout: float = 30.0) -> Path:
-    """Download one MNIST file into ``root`` and return its path; verified, atomic.
+def download(filename: str, root, *, mirrors=MIRRORS, timeout: float = 30.0,
+             deadline: float = 600.0) -> Path:
+    """Download one MNIST file into ``root`` and return its path; verified, atomic, bounded.
 
-    Each mirror in turn streams into a temporary ``*.part`` file in ``root``; its
+    Each mirror in turn streams into a temporary ``.NAME.PID.*.part`` file in ``root``; its
     decompressed content must match ``SHA256[filename]`` before it is renamed to
     ``root / filename``. Whatever goes wrong with one mirror (HTTP error, dropped connection,
-    bad gzip, checksum mismatch), the temporary file is deleted and the next mirror is tried;
-    if all fail, a ``RuntimeError`` lists each mirror's error.
+    bad gzip, checksum mismatch, more bytes than the file can have (:func:`max_download_bytes`),
+    longer than ``deadline`` seconds for this mirror, ``timeout`` seconds without data), the
+    temporary file is deleted and the next mirror is tried; if all fail, a ``RuntimeError``
+    lists each mirror's error. Temporary files left by a killed process are removed first.
 
     An existing file at ``root / filename`` is never overwritten or deleted: if it verifies it
     is returned without downloading; if not, ``ValueError`` asks you to delete it.
     """
+    # Why not pooch: it would give checksums, atomic renames and retries, but it checks the
+    # hash of the downloaded (compressed) bytes, which differ between mirrors, and it has no
+    # overall deadline per file (requests' timeout bounds each read only) and no size bound.
+    # Both are needed here (a server trickling a byte every 0.3 s, or sending forever), so the
+    # downloader stays hand-written: urllib, read1, the shared atomic writer.
+    from .checkpoint import write_atomic  # here, not at the top: checkpoint imports models -> data
+
     if filename not in SHA256:
         raise ValueError(f"filename must be one of {sorted(SHA256)} (files with a known SHA-256), "
                          f"got {filename!r}")
@@ -256,37 +297,36 @@ def download(filename: str, root, *, mirrors=MIRRORS, timeout: float = 30.0) -> 
                              "delete it and download again") from err
         return final
 
-    root.mkdir(parents=True, exist_ok=True)
+    _make_root(root)
     errors = []
     for mirror in mirrors:
         url = mirror if mirror.endswith("/") else mirror + "/"
         url += filename
-        tmp = tempfile.NamedTemporaryFile(dir=root, delete=False, prefix=filename + ".",
-                                          suffix=".part")
+        stop = time.monotonic() + deadline
         try:
-            with tmp:
-                _fetch(url, tmp, timeout)
-            _verify_file(Path(tmp.name), filename, expected)
-            os.chmod(tmp.name, 0o644)  # NamedTemporaryFile makes it private (0600)
-            os.replace(tmp.name, final)
+            write_atomic(final, lambda f, url=url, stop=stop: _fetch(url, f, timeout, stop,  # type: ignore[misc]
+                                                                     max_download_bytes(filename)),
+                         verify=lambda tmp: _verify_file(tmp, filename, expected))
             return final
         except (OSError, http.client.HTTPException, ValueError, EOFError, zlib.error) as err:
             errors.append(f"  {url}: {type(err).__name__}: {err}")
-        finally:
-            if os.path.exists(tmp.name):
-                os.unlink(tmp.name)
     raise RuntimeError(f"could not download {filename} into {root}; every mirror failed:\n"
                        + "\n".join(errors or ["  (no mirrors given)"]))
+
+
+def _make_root(root: Path) -> None:
+    """Create the data folder, or say clearly why it cannot be one (e.g. it is a file)."""
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(f"root: {root} is a file, not a folder for the MNIST files")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OSError(f"root: cannot create the folder {root} ({err.strerror or err})") from None
 
 
 # --------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------
-
-def _check_choice(name: str, value, choices: tuple) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-
 
 def _find_or_download(root: Path, filename: str, allow_download: bool) -> Path:
     """Path of ``filename`` in ``root`` (or of its gunzipped twin), downloading it if allowed."""
@@ -378,13 +418,15 @@ def load_mnist(split: str = "train", root=None, download: bool = True,
     replaced. Arrays are parsed once per process and returned as fresh copies: modify them
     as you like.
     """
-    _check_choice("split", split, SPLITS)
-    _check_choice("subset", subset, SUBSETS)
+    validation.choice(split, "split", SPLITS)
+    validation.choice(subset, "subset", SUBSETS)
     if subset == "small":
         images, labels = _load_small(split)
         return np.array(images), np.array(labels)
 
     root = _resolve_root(root)
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(f"root: {root} is a file; give the folder that holds the MNIST IDX files")
     try:
         images, labels = _load_full(split, root, allow_download=download)
     except (OSError, RuntimeError, ValueError) as err:
@@ -472,8 +514,6 @@ def as_images(images, input_dim: int = IMAGE_SIZE, name: str = "images") -> torc
     from ``torch.from_numpy``, float16); anything else (uint8 MNIST ``[N, 28, 28]``, ...) goes
     through :func:`to_tensor` (MNIST-sized only). Values outside [0, 1] or NaN are rejected.
     """
-    from . import validation
-
     if isinstance(images, np.ndarray) and images.dtype.kind == "f":
         images = torch.from_numpy(np.ascontiguousarray(images))
     if isinstance(images, torch.Tensor) and images.is_floating_point() and images.dim() == 2:

@@ -6,8 +6,9 @@ import math
 
 import torch
 
-from .models import VAE, LatentModel, evaluating
-from .train import _as_data
+from . import validation
+from .data import as_images
+from .models import LatentModel, evaluating
 
 
 @torch.no_grad()
@@ -18,15 +19,16 @@ def encode_dataset(model: LatentModel, images, *, batch_size: int = 2000, return
     """
     if not isinstance(model, LatentModel):
         raise TypeError(f"model must be a vae_lib VAE or Autoencoder, got {type(model).__name__}")
-    if return_logvar and not isinstance(model, VAE):
+    if return_logvar and not model.variational:
         raise ValueError("return_logvar=True needs a VAE: an autoencoder has no variance")
-    device = next(model.parameters()).device
-    x = _as_data(images, "images")
+    batch_size = validation.positive_int(batch_size, "batch_size")
+    device = model.device
+    x = as_images(images, model.input_dim, "images")
     mus, logvars = [], []
     with evaluating(model):
         for xb in x.split(batch_size):
             code = model.encode(xb.to(device))
-            if isinstance(model, VAE):
+            if model.variational:
                 mus.append(code[0].cpu())
                 logvars.append(code[1].cpu())
             else:
@@ -36,7 +38,10 @@ def encode_dataset(model: LatentModel, images, *, batch_size: int = 2000, return
 
 
 def _as_vector(z, name: str) -> torch.Tensor:
-    z = torch.as_tensor(z, dtype=torch.float32)
+    try:
+        z = torch.as_tensor(z, dtype=torch.float32)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(f"{name} must be one latent vector of shape [d], got {type(z).__name__}") from err
     if z.dim() == 2 and z.shape[0] == 1:
         z = z[0]
     if z.dim() != 1 or len(z) == 0:
@@ -58,7 +63,9 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     weights 1 / sin(w) blow the norm up as w -> 180 degrees, which this form avoids.
     Nearly parallel endpoints (sin w ~ 0) fall back to linear interpolation; nearly opposite
     ones turn through a direction orthogonal to z0 (any great circle is a shortest path then).
+    ``z0``, ``z1``: latent vectors [d] (finite); ``t``: a tensor (or list) of fractions [T].
     """
+    z0, z1, t = _slerp_arguments(z0, z1, t)
     dtype = z0.dtype
     z0, z1, t = z0.double(), z1.double(), t.double()[:, None]  # near 180 degrees float32 loses digits
     n0, n1 = z0.norm(), z1.norm()
@@ -83,16 +90,29 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return (norm * direction).to(dtype)
 
 
+def _slerp_arguments(z0, z1, t) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """slerp's checks: two finite vectors of one length, t a finite 1-D tensor."""
+    z0 = z0 if isinstance(z0, torch.Tensor) and z0.dim() == 1 and z0.is_floating_point() else _as_vector(z0, "z0")
+    z1 = z1 if isinstance(z1, torch.Tensor) and z1.dim() == 1 and z1.is_floating_point() else _as_vector(z1, "z1")
+    for name, v in (("z0", z0), ("z1", z1)):
+        if not bool(torch.isfinite(v).all()):
+            raise ValueError(f"{name} must be finite; got inf or NaN values")
+    if z0.shape != z1.shape:
+        raise ValueError(f"z0 and z1 must have the same shape, got {list(z0.shape)} and {list(z1.shape)}")
+    t = torch.as_tensor(t, dtype=torch.float64) if not isinstance(t, torch.Tensor) else t
+    if t.dim() != 1 or not bool(torch.isfinite(t).all()):
+        raise ValueError(f"t must be a finite 1-D tensor of fractions [T], got shape {list(t.shape)}")
+    return z0, z1, t
+
+
 def interpolate(z0, z1, steps: int = 10, method: str = "linear") -> torch.Tensor:
     """``steps`` points from z0 to z1 inclusive, shape [steps, d].
 
     method="linear": (1 - t) z0 + t z1, which cuts through the low-norm middle of a
     high-dimensional Gaussian; method="slerp": along the great circle (see :func:`slerp`).
     """
-    if method not in ("linear", "slerp"):
-        raise ValueError(f"method must be 'linear' or 'slerp', got {method!r}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
-        raise ValueError(f"steps must be an integer >= 2, got {steps!r}")
+    validation.choice(method, "method", ("linear", "slerp"))
+    validation.positive_int(steps, "steps", minimum=2)
     z0, z1 = _as_vector(z0, "z0"), _as_vector(z1, "z1")
     if z0.shape != z1.shape:
         raise ValueError(f"z0 and z1 must have the same shape, got {list(z0.shape)} and {list(z1.shape)}")
@@ -113,11 +133,13 @@ def latent_grid(n: int = 15, *, low: float = 0.05, high: float = 0.95, latent_di
     z2, columns from low z1 (left) to high z1, ready for ``plots.image_grid``; other latent
     dimensions are 0.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    validation.positive_int(n, "n", minimum=2)
+    validation.positive_int(latent_dim, "latent_dim", minimum=2)
+    low, high = validation.finite_number(low, "low"), validation.finite_number(high, "high")
     if not 0 < low < high < 1:
         raise ValueError(f"low and high must satisfy 0 < low < high < 1, got low={low!r}, high={high!r}")
-    if not (len(dims) == 2 and all(0 <= d_ < latent_dim for d_ in dims) and dims[0] != dims[1]):
+    if not (isinstance(dims, (tuple, list)) and len(dims) == 2 and dims[0] != dims[1]
+            and all(isinstance(d_, int) and not isinstance(d_, bool) and 0 <= d_ < latent_dim for d_ in dims)):
         raise ValueError(f"dims must be two different indices below latent_dim={latent_dim}, got {dims!r}")
     q = torch.special.ndtri(torch.linspace(low, high, n, dtype=torch.float64)).float()
     z = torch.zeros(n, n, latent_dim)

@@ -28,11 +28,25 @@ IMAGE_DIM = IMAGE_SIZE  # 28 * 28, defined once in vae_lib.data
 LIKELIHOODS = ("bernoulli", "gaussian")
 
 
+MAX_PARAMETERS = 500_000_000  # 2 GB of float32 weights: far beyond any model of the course
+
+
 def check_config(latent_dim: int, hidden: Sequence[int], input_dim: int) -> tuple[int, ...]:
-    """Validate a model's sizes; returns ``hidden`` as a tuple (widths up to 65,536)."""
-    validation.positive_int(latent_dim, "latent_dim", maximum=1 << 16)
-    validation.positive_int(input_dim, "input_dim", maximum=1 << 24)
-    return validation.layer_sizes(hidden, "hidden")
+    """Validate a model's sizes; returns ``hidden`` as a tuple.
+
+    Refuses a model of more than ``MAX_PARAMETERS`` weights with a clear error, before any
+    memory is asked for (a huge ``hidden`` would otherwise end in the allocator's message
+    or the out-of-memory killer).
+    """
+    validation.positive_int(latent_dim, "latent_dim")
+    validation.positive_int(input_dim, "input_dim")
+    widths = validation.layer_sizes(hidden, "hidden", maximum=MAX_PARAMETERS)
+    sizes = [input_dim, *widths, 2 * latent_dim]
+    n = 2 * sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))  # encoder and decoder, roughly
+    if n > MAX_PARAMETERS:
+        raise ValueError(f"hidden={list(widths)}, input_dim={input_dim}: the model would have about {n:,}"
+                         f" weights ({4 * n / 1e9:.1f} GB), more than vae_lib builds ({MAX_PARAMETERS:,})")
+    return widths
 
 
 _check_config = check_config  # the old private name, still used by other modules
@@ -102,11 +116,7 @@ class LatentModel(nn.Module):
         self.latent_dim = int(latent_dim)
         self.likelihood = likelihood
         self.input_dim = int(input_dim)
-        try:
-            self.decoder = Decoder(latent_dim, self.hidden, input_dim)
-        except RuntimeError as err:  # the allocator's message for a model too big for memory
-            raise ValueError(f"hidden={self.hidden}, input_dim={input_dim}: the model does not fit in"
-                             f" memory ({err})") from None
+        self.decoder = Decoder(latent_dim, self.hidden, input_dim)
 
     @property
     def config(self) -> dict:

@@ -70,8 +70,9 @@ def positive_int(value: object, name: str, *, minimum: int = 1, maximum: int | N
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not (
             minimum <= value and (maximum is None or value <= maximum)):
         what = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
-        if maximum is not None:
-            what += f" at most {maximum:,}"
+        if maximum is not None and not isinstance(value, bool) and isinstance(value, numbers.Integral) \
+                and value > maximum:
+            what = f"an integer between {minimum} and {maximum}"
         raise ValueError(f"{name} must be {what}, got {value!r}")
     value = int(value)
     return value
@@ -244,6 +245,9 @@ def writable_path(path: object, name: str = "path") -> Path:
     if p.is_dir():
         raise ValueError(f"{name}: {p} is a folder; give a file name")
     folder = p.parent
+    existing = next(a for a in (folder, *folder.parents) if a.exists() or a == a.parent)
+    if existing.exists() and not existing.is_dir():
+        raise ValueError(f"{name}: {existing} is a file, not a folder, so {p} cannot be written")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
