@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from vae_lib import VAE, kl_divergence, log_likelihood
-from vae_lib.diagnostics import active_units, elbo_surgery, refine_posterior
+from vae_lib.diagnostics import active_units, aggregate_log_density, elbo_surgery, refine_posterior
 
 
 class LinearEncoder(nn.Module):
@@ -188,3 +188,21 @@ def test_refine_posterior_rejects_bad_arguments():
         refine_posterior(model, images(3), lr=0)
     with pytest.raises(TypeError, match="model"):
         refine_posterior("vae", images(3))
+
+
+# --------------------------------------------------------------------------- aggregate_log_density
+
+
+def test_the_aggregate_of_a_constant_encoder_is_its_one_gaussian():
+    model = linear_vae(scale=[0.0, 0.0], logvar=[-1.0, 0.5], offset=[0.7, -0.2])
+    z = torch.randn(50, 2, generator=torch.Generator().manual_seed(4))
+    got = aggregate_log_density(model, images(30), z)
+    q = torch.distributions.Normal(torch.tensor([0.7, -0.2]), torch.tensor([-1.0, 0.5]).div(2).exp())
+    assert torch.allclose(got, q.log_prob(z).sum(1).double(), atol=1e-5)
+
+
+def test_the_aggregate_density_integrates_to_one():
+    model = linear_vae(scale=[3.0], logvar=[-1.0])
+    z = torch.linspace(-8, 8, 4001)[:, None]
+    density = aggregate_log_density(model, images(100), z).exp()
+    assert torch.trapezoid(density, z[:, 0].double()).item() == pytest.approx(1.0, abs=1e-4)

@@ -25,7 +25,7 @@ from .losses import LOG_2PI, reconstruction_loss
 from .models import VAE, evaluating
 
 __all__ = ["ActiveUnits", "RefinedPosterior", "ElboSurgery", "active_units", "refine_posterior",
-           "elbo_surgery"]
+           "elbo_surgery", "aggregate_log_density"]
 
 
 # --------------------------------------------------------------------------- argument checks
@@ -354,3 +354,26 @@ def elbo_surgery(model: VAE, x, samples: int = 10, generator: torch.Generator | 
     stderr = (per_image.std() / math.sqrt(n)).item()
     avg = average_kl.mean().item()
     return ElboSurgery(avg, mi, avg - mi, stderr, n, samples)
+
+
+@torch.no_grad()
+def aggregate_log_density(model: VAE, x, z: torch.Tensor, max_elements: int = 2**24) -> torch.Tensor:
+    """log q(z) of the aggregate posterior q(z) = (1/N) sum_n q(z|x_n) at the points ``z`` [M, d].
+
+    Exact: log-sum-exp over all N encoder Gaussians of the images ``x`` (lesson 14-7). Where
+    log q(z) is far below log p(z), the prior puts mass that the data do not use (a *hole*).
+    Returns [M] on the CPU, in float64.
+    """
+    _check_vae(model)
+    x = _images(model, x)
+    validation.latents(z, model.latent_dim, "z")
+    mu, logvar = (t.double() for t in _encode_all(model, x))
+    z = z.to(mu.device).double()
+    n, d = mu.shape
+    inv_var = torch.exp(-logvar)
+    const = -0.5 * (d * LOG_2PI + logvar.sum(1))
+    out = []
+    for zc in z.split(max(1, max_elements // (n * d))):
+        quad = zc.pow(2) @ inv_var.T - 2 * zc @ (mu * inv_var).T + (mu.pow(2) * inv_var).sum(1)
+        out.append(torch.logsumexp(const - 0.5 * quad, dim=1) - math.log(n))
+    return torch.cat(out).cpu()
