@@ -697,3 +697,51 @@ def test_dropped_hidden_cells_define_nothing_the_student_copy_reads(name):
                 problems.append(f"cell {i + 1} defines {sorted(used)}, read by a later cell")
                 break
     assert not problems, f"{name}: {problems}"
+
+
+# --------------------------------------------------------------------------- the site's buttons
+
+
+def test_site_buttons_of_a_lesson_open_the_student_notebook(tmp_path):
+    import importlib.util
+    import types
+
+    spec = importlib.util.spec_from_file_location("student_links", REPO_ROOT / "book" / "_ext" / "student_links.py")
+    ext = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ext)
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "14-4-kl.ipynb").write_text("{}")
+    app = types.SimpleNamespace(srcdir=str(tmp_path))
+    buttons = [
+        {"type": "group", "label": "launch-buttons", "buttons": [
+            {"url": "https://mybinder.org/v2/gh/o/r/main?urlpath=tree/lessons/14-4-kl.ipynb", "label": "binder"},
+            {"url": "https://colab.research.google.com/github/o/r/blob/main/lessons/14-4-kl.ipynb", "label": "colab"},
+        ]},
+        {"type": "group", "label": "download-buttons", "buttons": [
+            {"url": "../_sources/lessons/14-4-kl.ipynb", "label": "download-source-button"},
+            {"type": "javascript", "javascript": "window.print()", "label": "download-pdf-button"},
+        ]},
+    ]
+    context = {"header_buttons": buttons, "pathto": lambda name, resource=0: "../" + name}
+    ext._page_context(app, "lessons/14-4-kl", "page.html", context, None)
+    urls = [b.get("url") for group in buttons for b in group["buttons"]]
+    assert urls == ["https://mybinder.org/v2/gh/o/r/main?urlpath=tree/notebooks/14-4-kl.ipynb",
+                    "https://colab.research.google.com/github/o/r/blob/main/notebooks/14-4-kl.ipynb",
+                    "../notebooks/14-4-kl.ipynb", None]
+    # a page without a student copy keeps the theme's links
+    other = [{"url": "https://colab.research.google.com/github/o/r/blob/main/lessons/14-9-x.ipynb"}]
+    ext._page_context(app, "lessons/14-9-x", "page.html", {"header_buttons": other, "pathto": str}, None)
+    assert other[0]["url"].endswith("lessons/14-9-x.ipynb")
+    # at the end of the build the site's copy of the master is the student notebook
+    out = tmp_path / "_build" / "html"
+    (out / "_sources" / "lessons").mkdir(parents=True)
+    (out / "_sources" / "lessons" / "14-4-kl.ipynb").write_text('{"master": "with solutions"}')
+    builder = types.SimpleNamespace(format="html")
+    ext._build_finished(types.SimpleNamespace(srcdir=str(tmp_path), outdir=str(out), builder=builder), None)
+    assert (out / "_sources" / "lessons" / "14-4-kl.ipynb").read_text() == "{}"
+    assert (out / "notebooks" / "14-4-kl.ipynb").read_text() == "{}"
+
+
+def test_student_links_is_registered_in_the_book_config():
+    config = (REPO_ROOT / "_config.yml").read_text()
+    assert "- student_links" in config and "book/_ext" in config
