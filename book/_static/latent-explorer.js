@@ -749,7 +749,7 @@
     this.digitCaption.textContent = caption;
     this.sampleButton.disabled = !this.sigma() || this.mode !== "explore";
     this.draw();
-    this.readout.textContent = this.parts().join("\n");
+    this.readout.textContent = this.parts().join(this.mode === "interpolate" ? "; " : "\n");
     if (why !== "drag" && why !== "init" && why !== "draw") this.announce();
   };
 
