@@ -745,3 +745,48 @@ def test_site_buttons_of_a_lesson_open_the_student_notebook(tmp_path):
 def test_student_links_is_registered_in_the_book_config():
     config = (REPO_ROOT / "_config.yml").read_text()
     assert "- student_links" in config and "book/_ext" in config
+
+
+# --------------------------------------------------------------------------- set-up
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if "==" in line and not line.startswith("-"):
+            name, _, version = line.partition("==")
+            pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def test_binder_installs_the_cpu_torch_with_the_course_pins():
+    binder = REPO_ROOT / "binder" / "requirements.txt"
+    text = binder.read_text()
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in text
+    course, ours = _pins(REPO_ROOT / "requirements.txt"), _pins(binder)
+    assert ours["torch"] == course["torch"].split("+")[0] + "+cpu"
+    shared = {name for name in ours if name in course and name != "torch"}
+    assert shared >= {"numpy", "matplotlib", "ipywidgets"}
+    assert {n: ours[n] for n in shared} == {n: course[n] for n in shared}
+    post = REPO_ROOT / "binder" / "postBuild"
+    assert os.access(post, os.X_OK) and "pip install" in post.read_text()
+
+
+def test_one_python_version_everywhere():
+    import tomllib
+
+    requires = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert requires == ">=3.10"
+    for doc in ("README.md", "book/how-to-use.md"):
+        text = (REPO_ROOT / doc).read_text()
+        assert "Python 3.10 or newer" in text, doc
+        assert "Python 3.11." not in text and "Python 3.11 " not in text.replace("tested with 3.11", "")
+
+
+def test_student_instructions_open_the_student_notebooks():
+    for doc in ("README.md", "book/how-to-use.md"):
+        text = (REPO_ROOT / doc).read_text()
+        assert "jupyter lab notebooks/" in text, doc
+        assert "jupyter lab lessons/" not in text, doc
+        assert "git clone" in text and "python3 -m venv .venv" in text and "download.pytorch.org/whl/cpu" in text
