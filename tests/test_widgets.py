@@ -1,4 +1,5 @@
-"""The notebook explorers (vae_lib.widgets): what they show is what the decoder says.
+"""The notebook widgets (vae_lib.widgets): the explorer and the 14-4/14-5 figures are the site's
+JavaScript modules fed the student's model; the interpolation explorer shows what the decoder says.
 
 Small random models keep these fast and independent of the shipped checkpoints; the
 property under test (the image shown equals ``sigmoid(model.decode(z))`` for the z the
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+from pathlib import Path
 import sys
 
 import numpy as np
@@ -15,6 +17,8 @@ import pytest
 import torch
 
 W = pytest.importorskip("ipywidgets")
+pytest.importorskip("anywidget")
+REPO_ROOT = Path(__file__).resolve().parents[1]
 PIL_Image = pytest.importorskip("PIL.Image")
 
 from vae_lib import VAE, Autoencoder, encode_dataset, load_mnist, slerp, to_tensor  # noqa: E402
@@ -40,7 +44,7 @@ def test_digits():
 
 @pytest.fixture(scope="module")
 def explorer(vae2):
-    return widgets.latent_explorer(vae2)
+    return widgets.LatentExplorer(vae2)
 
 
 def decoded(model, z) -> np.ndarray:
@@ -63,78 +67,104 @@ def all_children(widget):
 
 
 def test_importing_vae_lib_does_not_import_widgets():
-    code = ("import sys, vae_lib; bad = [m for m in ('ipywidgets', 'vae_lib.widgets', 'vae_lib.explorer')"
+    code = ("import sys, vae_lib; bad = [m for m in ('ipywidgets', 'anywidget', 'vae_lib.widgets', 'vae_lib.explorer')"
             " if m in sys.modules]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_latent_explorer_is_a_container_with_two_keyboard_sliders(explorer):
-    assert isinstance(explorer, W.Box)
-    children = list(all_children(explorer))
-    for slider, name in ((explorer.z1, "z1"), (explorer.z2, "z2")):
-        assert isinstance(slider, W.FloatSlider)
-        assert slider in children, f"the {name} slider is not shown"
-        assert slider.description == name
-        assert slider.continuous_update is True
-        assert (slider.min, slider.max, slider.step) == (-3.0, 3.0, 0.05)
-        # ipywidgets sliders move with the arrow keys once focused; make sure nothing turns that off
-        assert slider.tabbable is True and slider.disabled is False
-    assert explorer.map_image in children and explorer.digit_image in children
-    help_text = " ".join(c.value for c in children if isinstance(c, W.HTML))
-    assert "arrow keys" in help_text
+def test_latent_explorer_is_an_anywidget_running_the_sites_module(explorer):
+    import anywidget
+
+    from vae_lib.course.explorer import FORMAT
+
+    assert isinstance(explorer, anywidget.AnyWidget)
+    site = (REPO_ROOT / "book" / "_static" / "latent-explorer.js").read_text(encoding="utf-8")
+    assert explorer._esm.startswith(site), "the widget's module is not the site's latent-explorer.js"
+    assert "export default" in explorer._esm[len(site):]
+    assert explorer._css == (REPO_ROOT / "book" / "_static" / "latent-explorer.css").read_text(encoding="utf-8")
+    assert explorer.pack[:4] == b"VAEX" and FORMAT.encode() in explorer.pack[:4000]
 
 
-@pytest.mark.parametrize("z", [(0.0, 0.0), (1.25, -0.5), (-3.0, 3.0), (2.95, 0.05)])
-def test_shown_image_is_the_decoder_output_at_the_slider_values(explorer, vae2, z):
-    explorer.z1.value, explorer.z2.value = z
-    assert np.array_equal(explorer.z, np.array(z, dtype=np.float32))
-    expected = decoded(vae2, z)
-    assert np.array_equal(explorer.current_image(), expected)
-    # ... and the PNG sent to the page is that image, dark ink on white, enlarged 6x
-    shown = png_array(explorer.digit_image.value)
-    assert shown.shape == (28 * 6, 28 * 6)
-    assert np.array_equal(shown[::6, ::6], np.round((1 - expected) * 255).astype(np.uint8))
+def test_widget_pack_holds_the_students_model_exactly(explorer, vae2, test_digits):
+    from vae_lib.explorer import decoder_from_export, encoder_from_export, read_pack
+
+    header, arrays = read_pack(explorer.pack)
+    header["arrays_np"] = arrays
+    assert header["model"]["quantized"] is False
+    z = torch.randn(30, 2, generator=torch.Generator().manual_seed(0)) * 2
+    x = to_tensor(test_digits[0][:10]).reshape(10, 784)
+    with torch.no_grad():
+        assert torch.equal(decoder_from_export(header)(z), vae2.decode(z))
+        mu, logvar = vae2.encode(x)
+        assert torch.equal(encoder_from_export(header)(x), torch.cat([mu, logvar], 1))
+    codes = arrays[header["points"]["z"]]
+    np.testing.assert_allclose(codes, encode_dataset(vae2, test_digits[0]).numpy(), atol=1e-6)
 
 
-def test_marker_on_the_map_follows_the_sliders(explorer):
-    explorer.z1.value, explorer.z2.value = -2.0, -2.0
-    before = png_array(explorer.map_image.value).astype(int)
-    explorer.z1.value, explorer.z2.value = 2.0, 1.0
-    after = png_array(explorer.map_image.value).astype(int)
-    rows, cols = np.nonzero(np.abs(after - before).sum(-1))
-    assert len(rows), "the map did not change when z changed"
-    # every changed pixel lies within the marker's reach of the old or the new point
-    old, new = explorer._map.pixel((-2.0, -2.0)), explorer._map.pixel((2.0, 1.0))
-    near = lambda p: (np.abs(cols - p[0]) <= 11) & (np.abs(rows - p[1]) <= 11)  # noqa: E731
-    assert (near(old) | near(new)).all()
-    assert near(new).any() and near(old).any()
-    assert new[0] > old[0] and new[1] < old[1], "z1 grows to the right, z2 upwards"
+def test_site_form_of_the_shipped_model_is_the_kernel_free_embed():
+    from vae_lib import pretrained
+
+    ex = widgets.LatentExplorer(pretrained.load("vae-2d"))
+    data = ex._repr_mimebundle_()
+    data = data[0] if isinstance(data, tuple) else data
+    assert "application/vnd.jupyter.widget-view+json" in data, "Jupyter would not show the live widget"
+    html = data["text/html"]
+    assert 'class="vae-explorer" data-src="../_static/explorer/vae-2d.bin"' in html
+    assert '<script src="../_static/latent-explorer.js"></script>' in html and "vae-explorer__fallback" in html
+    assert len(html) < 2000, "the site form should reference the exported data, not embed it"
 
 
-def test_default_map_is_the_shipped_test_subset(explorer, vae2, test_digits):
-    images, labels = test_digits
-    assert explorer.codes.shape == (2000, 2)
-    assert np.array_equal(explorer.labels, labels)
-    np.testing.assert_allclose(explorer.codes, encode_dataset(vae2, images).numpy(), atol=1e-6)
-    explorer.z1.value, explorer.z2.value = (float(np.clip(v, -3, 3)) for v in explorer.codes[7])
-    assert explorer.nearest_label() in set(labels.tolist())
+def test_site_form_of_another_model_says_it_needs_a_notebook(explorer):
+    html = explorer.embed_html()
+    assert "vae-explorer" in html and "data-src" not in html and "notebook" in html
 
 
-def test_latent_explorer_takes_other_images_and_an_autoencoder(ae2, test_digits):
-    images, labels = test_digits
-    ex = widgets.latent_explorer(ae2, images[:50], labels[:50])
-    assert ex.codes.shape == (50, 2)
-    ex.z2.value = 1.5
-    assert np.array_equal(ex.current_image(), decoded(ae2, (0.0, 1.5)))
+def test_old_latent_explorer_name_is_a_deprecated_wrapper(vae2):
+    with pytest.warns(DeprecationWarning, match="LatentExplorer"):
+        ex = widgets.latent_explorer(vae2, *(a[:40] for a in load_mnist("test", subset="small")))
+    assert isinstance(ex, widgets.LatentExplorer)
 
 
 def test_latent_explorer_errors_name_the_argument():
     with pytest.raises(ValueError, match="latent_dim"):
-        widgets.latent_explorer(VAE(latent_dim=3, hidden=(8,)))
+        widgets.LatentExplorer(VAE(latent_dim=3, hidden=(8,)))
     with pytest.raises(TypeError, match="model"):
-        widgets.latent_explorer("vae-2d")
+        widgets.LatentExplorer("vae-2d")
     with pytest.raises(ValueError, match="labels"):
-        widgets.latent_explorer(VAE(latent_dim=2, hidden=(8,)), np.zeros((3, 28, 28), np.uint8), [1, 2])
+        widgets.LatentExplorer(VAE(latent_dim=2, hidden=(8,)), np.zeros((3, 28, 28), np.uint8), [1, 2])
+
+
+# ------------------------------------------------------------------- 14-4 and 14-5 figures
+
+
+@pytest.mark.parametrize("mu, var", [(0.5, 0.25), (-1.0, 2.0), (0.0, 1.0)])
+def test_kl_figure_twin_computes_the_kl_and_its_parts(mu, var):
+    from vae_lib import kl_divergence
+
+    fig = widgets.KLFigure(mu=mu, var=var)
+    expected = float(kl_divergence(torch.tensor([[mu]], dtype=torch.float64),
+                                   torch.log(torch.tensor([[var]], dtype=torch.float64)))[0])
+    assert fig.kl == pytest.approx(expected, abs=1e-12)
+    assert fig.mean_term + fig.variance_term == pytest.approx(expected, abs=1e-12)
+    assert f'data-figure="kl" data-mu="{mu!r}" data-var="{var!r}"' in fig.embed_html()
+    assert fig._esm.startswith((REPO_ROOT / "book" / "_static" / "explorer-figures.js").read_text(encoding="utf-8"))
+
+
+def test_gradient_figure_twin_closed_forms_match_its_samples():
+    fig = widgets.GradientFigure(mu=1.0, sigma=1.0, k=0.0, n=5000)
+    closed = fig.closed_forms()
+    assert closed == {"gradient": 2.0, "var_pathwise": 4.0, "var_score": 30.0}
+    est = fig.estimates(torch.Generator().manual_seed(0))
+    assert abs(est["pathwise"].mean() - 2.0) < 5 * (4.0 / 5000) ** 0.5
+    assert abs(est["pathwise"].var(ddof=1) / 4.0 - 1) < 5 * (2 / 5000) ** 0.5
+    assert 'data-figure="gradient"' in fig.embed_html()
+
+
+def test_figure_errors_name_the_argument():
+    with pytest.raises(ValueError, match="var"):
+        widgets.KLFigure(var=0.0)
+    with pytest.raises(ValueError, match="sigma"):
+        widgets.GradientFigure(sigma=0.0)
 
 
 # ----------------------------------------------------------------- interpolation explorer

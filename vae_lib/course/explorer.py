@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from ..checkpoint import write_atomic
-from ..models import _LatentModel
+from ..models import LatentModel as _LatentModel
 
 __all__ = ["FORMAT", "DATA_FILE", "SCRIPT_FILE", "FALLBACK_PNG", "DEFAULT_OUT", "MAX_BYTES", "EXPLORER_COLOURS",
            "export_explorer", "weights_sha256", "pack_model", "read_pack", "read_export", "decode_array",

@@ -40,7 +40,7 @@ from PIL import Image as PILImage
 from . import plots
 from ..data import load_mnist, to_tensor
 from ..latent import encode_dataset, slerp
-from ..models import VAE, _LatentModel
+from ..models import VAE, LatentModel as _LatentModel
 
 __all__ = ["LatentExplorer", "KLFigure", "GradientFigure", "InterpolationExplorer", "latent_explorer",
            "interpolation_explorer", "SITE_STATIC"]
