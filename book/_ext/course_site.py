@@ -67,13 +67,17 @@ def drop_widget_state(app: Sphinx, env: BuildEnvironment) -> None:
             del js[key]
 
 
+LAZY_IMG = re.compile(r"<img (?![^>]*\bloading=)")
+
+
 def postprocess_html(app: Sphinx, exception) -> None:
     """Fix the written pages where no configuration reaches.
 
     - remove any widget-state script that still reached a page (belt and braces);
     - docutils writes the bibliography as role="list" holding role="doc-biblioentry" (a role
       ARIA 1.2 deprecates, and not a list item: axe's critical aria-required-children):
-      entries of a citation list become role="listitem".
+      entries of a citation list become role="listitem";
+    - every image gets loading="lazy" (scripts/build_pdf.py makes them eager before printing).
     """
     if exception or app.builder.format != "html":
         return
@@ -88,6 +92,9 @@ def postprocess_html(app: Sphinx, exception) -> None:
             new = widget.sub("", new)
         if 'role="doc-biblioentry"' in new:
             new = new.replace('role="doc-biblioentry"', 'role="listitem"')
+        # images load when the reader scrolls near them (Chromium fetches those within about
+        # one to two screens at once), not all before the page can be read
+        new = LAZY_IMG.sub('<img loading="lazy" decoding="async" ', new)
         if new != text:
             page.write_text(new, encoding="utf-8")
 
@@ -205,7 +212,9 @@ def remember_description(app: Sphinx, doctree: nodes.document, docname: str) -> 
 def page_context(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
     """Meta description, OpenGraph tags and the PDF links of the download menu."""
     descriptions = getattr(app.env, "course_site_descriptions", {})
-    desc = descriptions.get(pagename) or app.config.course_site_description
+    # a page's own `description:` (front matter / notebook metadata) wins over its first paragraph
+    own = (app.env.metadata.get(pagename) or {}).get("description") if app.env else None
+    desc = own or descriptions.get(pagename) or app.config.course_site_description
     title = re.sub(r"<[^>]+>", "", context.get("title") or app.config.html_title or "")
     base = (app.config.html_baseurl or "").rstrip("/")
     tags = [

@@ -2,10 +2,12 @@
  *
  * 1. Figures open full size on tap or click (phones shrink multi-panel figures), in an overlay
  *    that keeps the image's alt text and shows its caption; Escape, the button or a tap closes it.
- * 2. sphinx-togglebutton names its buttons "Toggle hidden content" while they show "Click to
- *    show": the aria-label is dropped so the visible hint is the name (axe:
+ * 2. sphinx-togglebutton and myst-nb name their toggles "Toggle hidden content": a solution's
+ *    chevron button is named after its box ("Show or hide: Solution to Exercise 3"), and a
+ *    "Show code cell source" summary keeps its visible text as its name (axe: button-name,
  *    label-content-name-mismatch).
  * 3. Search result snippets show formulas as plain text, not raw TeX.
+ * 4. An inline formula wider than the column scrolls in its own box (custom.css).
  */
 (function () {
   "use strict";
@@ -62,8 +64,16 @@
 
   // ---- 2. toggle button names
   function fixToggleNames() {
+    // the solution/dropdown buttons show only a chevron: name them after their box's title
     document.querySelectorAll('button.toggle-button[aria-label="Toggle hidden content"]')
-      .forEach(function (b) { b.removeAttribute("aria-label"); });
+      .forEach(function (b) {
+        const title = b.closest(".admonition-title");
+        const text = title ? title.textContent.trim().replace(/\s+/g, " ") : "";
+        b.setAttribute("aria-label", text ? "Show or hide: " + text : "Show or hide");
+      });
+    // myst-nb's "Show code cell source" summaries: their visible text is their name
+    document.querySelectorAll('summary[aria-label="Toggle hidden content"]')
+      .forEach(function (s) { s.removeAttribute("aria-label"); });
   }
 
   // ---- 3. search snippets without TeX
@@ -101,8 +111,27 @@
     Search.htmlToText.courseSite = true;
   }
 
+  // ---- 4. inline formulas wider than their line (MathJax does not break them)
+  function markWideInlineMath() {
+    document.querySelectorAll('.bd-article mjx-container[jax="CHTML"]:not([display="true"])')
+      .forEach(function (m) {
+        const parent = m.parentElement;
+        if (!parent) return;
+        const box = parent.getBoundingClientRect();
+        m.classList.toggle("course-wide-inline", m.getBoundingClientRect().width > box.width + 1);
+      });
+  }
+  function afterMath(tries) {
+    if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+      MathJax.startup.promise.then(markWideInlineMath);
+    } else if (document.querySelector(".math") && (tries || 0) < 100) {
+      setTimeout(function () { afterMath((tries || 0) + 1); }, 200);  // MathJax still loading
+    }
+  }
+
   patchSearch();
   function ready() {
+    afterMath();
     patchSearch();
     fixToggleNames();
     setUpLightbox();
