@@ -6,6 +6,7 @@ right hint, survive a function that raises, stay fast, and never print the solut
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -664,3 +665,36 @@ def test_a_failing_check_raises_only_under_a_grader(monkeypatch, capsys):
     assert isinstance(info.value, AssertionError) and "Hint:" in str(info.value)
     assert not info.value.result.passed
     assert checks.check_kl(lambda mu, logvar: 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(-1))  # passing: no raise
+
+
+# --------------------------------------------------------------------------- checks as data
+
+
+def test_a_check_described_as_data_runs_with_the_public_runner(capsys):
+    spec = checks.CheckSpec(
+        name="check_double", example="my_double",
+        reference=lambda x: 2 * x,
+        variants=lambda x: [("you squared x instead of doubling it", x**2)],
+        cases=[checks.ValueCase("a vector", lambda: (torch.tensor([1.0, 3.0, -2.0]),)),
+               checks.ValueCase("float64", lambda: (torch.tensor([0.5], dtype=torch.float64),),
+                                dtype=torch.float64)])
+    assert checks.run_check(spec, lambda x: x + x)
+    result = checks.run_check(spec, lambda x: x * x, verbose=False)
+    assert not result and "you squared x" in result.cases[0].message
+    assert not checks.run_check(spec, 42, verbose=False)  # not a function: a clear failed case
+
+
+def test_check_kl_is_data_whose_reference_is_the_core():
+    from vae_lib import kl_divergence
+    from vae_lib.course.checks.kl import KL_CHECK
+
+    assert KL_CHECK.reference is kl_divergence
+    assert any(isinstance(c, checks.ValueCase) for c in KL_CHECK.cases)
+
+
+def test_the_kl_closed_form_is_not_retyped_in_the_checks():
+    folder = Path(checks.__file__).parent
+    for name in ("kl.py", "vae_loss.py", "elbo.py", "reconstruction.py", "reparameterize.py", "slerp.py"):
+        text = (folder / name).read_text()
+        for retyped in ("- lv - 1", "- logvar - 1", "- math.log(v) - 1"):
+            assert retyped not in text, f"{name} re-types the KL closed form ({retyped!r}): use vae_lib.kl_divergence"

@@ -40,7 +40,8 @@ The checks live in one module per lesson: :mod:`.reconstruction` (14-1), :mod:`.
 (14-6), each with the typical wrong variants of its exercises; :mod:`._runner` holds what they
 share (:class:`Case`, :class:`CheckResult`, the runner and the comparison helpers).
 """
-from ._runner import FAIL, PASS, Case, CheckFailed, CheckResult, finish, grading
+from ._runner import FAIL, PASS, Case, CheckFailed, CheckResult, CheckSpec, ValueCase, finish, grading, run_check
+from .capstone import check_capstone, check_regression_direction  # noqa: F401  (lesson 14-8)
 from .elbo import LOG_2PI, check_elbo_1d, check_gaussian_log_density
 from .kl import check_kl, check_kl_monte_carlo
 from .lessons2 import check_exp_gradient, check_kl_general, check_training_step  # noqa: F401  (lessons 14-4, 14-5)
@@ -51,7 +52,7 @@ from .slerp import check_slerp
 from .vae_loss import check_vae_loss, check_worked_example
 
 __all__ = [
-    "Case", "CheckResult", "CheckFailed", "grading", "finish",
+    "Case", "CheckResult", "CheckFailed", "CheckSpec", "ValueCase", "run_check", "grading", "finish",
     "check_reconstruction_loss", "check_gaussian_log_density", "check_elbo_1d", "check_vae_loss",
     "check_worked_example", "check_kl", "check_kl_monte_carlo", "check_reparameterize",
     "check_score_function_gradient", "check_slerp",

@@ -10,135 +10,132 @@ import math
 from typing import Callable
 
 import torch
+from torch.distributions import Normal
+from torch.distributions import kl_divergence as _torch_kl
 
 from ...losses import kl_divergence as _kl_reference
-from ._runner import (CheckResult, _as_tensor, _backward, _batch_shape_hint, _call, _close,
+from ._runner import (CheckResult, CheckSpec, ValueCase, _as_tensor, _backward, _batch_shape_hint, _call, _close,
                       _expect, _Failure, _first_match, _fmt, _gen, _not_callable, _rand, _randn,
-                      _run, _shape)
+                      _run, _shape, run_check)
 
 
 # ----------------------------------------------------------------- wrong KL variants (shared)
 
 
 def _kl_variants(mu: torch.Tensor, logvar: torch.Tensor, reduce=lambda t: t):
-    """Typical wrong KLs, each with its hint; ``reduce`` is applied to the per-example values."""
+    """Typical wrong KLs, each with its hint; ``reduce`` is applied to the per-example values.
+
+    Each wrong answer is written as the correct closed form of the core (``vae_lib.kl_divergence``)
+    plus what the mistake changes, so that the formula itself is typed once, in the core.
+    """
     mu, lv = mu.detach().double(), logvar.detach().double()
-    var = lv.exp()
+    kl = _kl_reference(mu, lv)
     d = mu.shape[-1]
-    ref = 0.5 * (mu.pow(2) + var - lv - 1).sum(-1)
+    half_sum = lambda t: 0.5 * t.sum(-1)  # noqa: E731 - one term summed over the latent dimensions
     sigma_hint = ("you used σ = exp(logvar) instead of exp(logvar / 2): logvar is log σ², "
                   "so σ² = exp(logvar)")
+    reverse = _torch_kl(Normal(torch.zeros_like(mu), torch.ones_like(mu)), Normal(mu, (0.5 * lv).exp())).sum(-1)
     return [
-        ("your KL is off by a factor 2: did you forget the 1/2?", reduce(2 * ref)),
-        ("did you drop the -log σ² term? (each dimension contributes four terms)",
-         reduce(0.5 * (mu.pow(2) + var - 1).sum(-1))),
-        (sigma_hint, reduce(0.5 * (mu.pow(2) + (2 * lv).exp() - 2 * lv - 1).sum(-1))),
-        (sigma_hint, reduce(0.5 * (mu.pow(2) + (2 * lv).exp() - lv - 1).sum(-1))),
+        ("your KL is off by a factor 2: did you forget the 1/2?", reduce(2 * kl)),
+        ("did you drop the -log σ² term? (each dimension contributes four terms)", reduce(kl + half_sum(lv))),
+        (sigma_hint, reduce(_kl_reference(mu, 2 * lv))),             # σ² taken as exp(2 logvar)
+        (sigma_hint, reduce(_kl_reference(mu, 2 * lv) + half_sum(lv))),
         ("you averaged over the latent dimensions: sum over them (the KLs of independent "
-         "dimensions add up)", reduce(ref / d)),
+         "dimensions add up)", reduce(kl / d)),
         ("did you forget the -1 in each dimension? The KL must be 0 when mu = 0 and logvar = 0.",
-         reduce(ref + d / 2)),
-        ("did you use mu instead of mu²?", reduce(0.5 * (mu + var - lv - 1).sum(-1))),
-        ("the log σ² term has the wrong sign", reduce(0.5 * (mu.pow(2) + var + lv - 1).sum(-1))),
-        ("that is KL(N(0, I) ‖ q), the reverse direction: the VAE's KL is KL(q ‖ N(0, I))",
-         reduce(0.5 * ((1 + mu.pow(2)) / var + lv - 1).sum(-1))),
-        ("your KL has the wrong sign: a KL divergence is never negative", reduce(-ref)),
+         reduce(kl + d / 2)),
+        ("did you use mu instead of mu²?", reduce(kl + half_sum(mu - mu.pow(2)))),
+        ("the log σ² term has the wrong sign", reduce(kl + 2 * half_sum(lv))),
+        ("that is KL(N(0, I) ‖ q), the reverse direction: the VAE's KL is KL(q ‖ N(0, I))", reduce(reverse)),
+        ("your KL has the wrong sign: a KL divergence is never negative", reduce(-kl)),
     ]
+
+
+def _kl_negative(answer: torch.Tensor, ref: torch.Tensor, inputs: tuple, variants: list) -> None:
+    """A negative KL is named as such first: it is the clearest sign of a dropped or flipped term."""
+    t = answer.detach()
+    if t.shape == ref.shape and bool(torch.isfinite(t).all()) and bool((t < -1e-6).any()) \
+            and not _close(t, ref, 1e-4, 1e-5):
+        raise _Failure(f"your KL is negative ({float(t.min()):.4g} for one example), but a KL divergence is "
+                       "never negative.", _first_match(t, variants) or "check the sign of each term")
+
+
+def _kl_prior_is_zero(fn: Callable) -> None:
+    mu, logvar = torch.zeros(4, 3), torch.zeros(4, 3)
+    out = _as_tensor(_call(fn, mu, logvar))
+    if out.shape == (4,) and bool(torch.isfinite(out.detach()).all()) and float(out.detach().abs().max()) > 1e-6:
+        hint = _first_match(out, _kl_variants(mu, logvar)) or "check each term at mu = 0, σ² = 1"
+        raise _Failure(f"your KL is {_fmt(out)} at the prior, but it must be exactly 0 when mu = 0 and "
+                       "logvar = 0.", hint)
+
+
+def _kl_gradient(fn: Callable) -> None:
+    mu = _randn(5, 3, seed=82, dtype=torch.float64).requires_grad_()
+    logvar = _rand(5, 3, seed=83, low=-2.0, high=1.0, dtype=torch.float64).requires_grad_()
+    out = _as_tensor(_call(fn, mu, logvar))
+    if out.shape != (5,):
+        raise _Failure(f"your KL has shape {_shape(out)}, expected [5].", "fix the shape cases above first")
+    grads = _backward(out, {"mu": mu, "logvar": logvar})
+    # the reference gradients: autograd through the core's closed form
+    mu_ref, lv_ref = mu.detach().clone().requires_grad_(), logvar.detach().clone().requires_grad_()
+    _kl_reference(mu_ref, lv_ref).sum().backward()
+    for label, grad, expected in (("mu", grads["mu"], mu_ref.grad), ("logvar", grads["logvar"], lv_ref.grad)):
+        if grad is None or not bool(grad.abs().sum() > 0):
+            raise _Failure(f"the gradient does not reach {label}.",
+                           "compute the KL with torch operations on mu and logvar (no .item(), .detach() "
+                           "or numpy)")
+        if not _close(grad, expected, 1e-6, 1e-9):
+            raise _Failure(f"the gradient with respect to {label} differs from the closed form's.",
+                           "fix the value cases above first")
+
+
+_SUM_LAST = "sum over the last dimension (dim=-1) so that a single example of shape [d] works too"
+
+KL_CHECK = CheckSpec(
+    name="check_kl",
+    example="my_kl",
+    reference=_kl_reference,
+    variants=_kl_variants,
+    what="your KL",
+    shape_hint=lambda ref, inputs: _batch_shape_hint(ref, inputs[0].shape[-1], "latent dimension", "the KL"),
+    generic_hint="compare your formula with the closed form of lesson 14-4 term by term (σ² = exp(logvar))",
+    check_answer=_kl_negative,
+    cases=[
+        ValueCase("batch of 8 x 2", lambda: (_randn(8, 2, seed=71), _rand(8, 2, seed=72, low=-2.0, high=1.0))),
+        ("the prior itself (mu = 0, logvar = 0): KL = 0", _kl_prior_is_zero),
+        ValueCase("mu = 0, logvar = -2", lambda: (torch.zeros(2, 3), torch.full((2, 3), -2.0))),
+        ValueCase("a single example of shape [5]", lambda: (_randn(5, seed=73), _rand(5, seed=74, low=-2.0, high=1.0)),
+                  error_hint=_SUM_LAST),
+        ValueCase("batch shape [3, 4, 6] ([B, N, d])",
+                  lambda: (_randn(3, 4, 6, seed=75), _rand(3, 4, 6, seed=76, low=-2.0, high=1.0))),
+        ValueCase("zero-variance limit (logvar = -80)", lambda: (_randn(4, 3, seed=77), torch.full((4, 3), -80.0)),
+                  tolerance=(1e-5, 1e-5),
+                  nonfinite_hint="σ² → 0 must give a large but finite KL: use logvar directly for the log σ² term "
+                                 "(log(exp(logvar)) is -inf once exp(logvar) underflows to 0)"),
+        ValueCase("large means (|mu| ~ 1000)",
+                  lambda: (1000 * _randn(4, 3, seed=78), _rand(4, 3, seed=79, low=-1.0, high=1.0)),
+                  tolerance=(1e-5, 1e-5)),
+        ValueCase("float64 in, float64 out",
+                  lambda: (_randn(6, 4, seed=80, dtype=torch.float64),
+                           _rand(6, 4, seed=81, low=-3.0, high=2.0, dtype=torch.float64)),
+                  tolerance=(1e-10, 1e-12), dtype=torch.float64),
+        ("gradient with respect to mu and logvar", _kl_gradient),
+    ],
+)
 
 
 def check_kl(fn: Callable, verbose: bool = True) -> CheckResult:
     """Check ``fn(mu, logvar)``: KL(N(mu, diag e^logvar) ‖ N(0, I)) per example, summed over the
-    last (latent) dimension, shape ``mu.shape[:-1]`` (lesson 14-4)."""
-    name = "check_kl"
-    if not callable(fn):
-        return _not_callable(name, "my_kl", fn, verbose)
-
-    def compare(mu, logvar, **kw):
-        ref = _kl_reference(mu.double(), logvar.double())
-        out = _call(fn, mu.clone(), logvar.clone())
-        variants = _kl_variants(mu, logvar)
-        t = _as_tensor(out)
-        if t.shape == ref.shape and bool(torch.isfinite(t.detach()).all()) and bool((t.detach() < -1e-6).any()):
-            if not _close(t, ref, 1e-4, 1e-5):
-                hint = _first_match(t, variants) or "check the sign of each term"
-                raise _Failure(f"your KL is negative ({float(t.detach().min()):.4g} for one example), but a KL "
-                               "divergence is never negative.", hint)
-        return _expect(t, ref, variants=variants, what="your KL",
-                       shape_hint=_batch_shape_hint(ref, mu.shape[-1], "latent dimension", "the KL"),
-                       generic_hint="compare your formula with the closed form of lesson 14-4 term by term "
-                                    "(σ² = exp(logvar))", **kw)
-
-    def batch():
-        compare(_randn(8, 2, seed=71), _rand(8, 2, seed=72, low=-2.0, high=1.0))
-
-    def prior():
-        mu, logvar = torch.zeros(4, 3), torch.zeros(4, 3)
-        out = _as_tensor(_call(fn, mu, logvar))
-        if out.shape == (4,) and bool(torch.isfinite(out.detach()).all()) and float(out.detach().abs().max()) > 1e-6:
-            hint = _first_match(out, _kl_variants(mu, logvar)) or "check each term at mu = 0, σ² = 1"
-            raise _Failure(f"your KL is {_fmt(out)} at the prior, but it must be exactly 0 when mu = 0 and "
-                           "logvar = 0.", hint)
-        compare(mu, logvar, atol=1e-6)
-
-    def negative():
-        compare(torch.zeros(2, 3), torch.full((2, 3), -2.0))
-
-    def single():
-        compare(_randn(5, seed=73), _rand(5, seed=74, low=-2.0, high=1.0))
-
-    def batched():
-        compare(_randn(3, 4, 6, seed=75), _rand(3, 4, 6, seed=76, low=-2.0, high=1.0))
-
-    def zero_variance():
-        compare(_randn(4, 3, seed=77), torch.full((4, 3), -80.0), rtol=1e-5,
-                nonfinite_hint="σ² → 0 must give a large but finite KL: use logvar directly for the log σ² term "
-                               "(log(exp(logvar)) is -inf once exp(logvar) underflows to 0)")
-
-    def large_means():
-        compare(1000 * _randn(4, 3, seed=78), _rand(4, 3, seed=79, low=-1.0, high=1.0), rtol=1e-5)
-
-    def float64():
-        compare(_randn(6, 4, seed=80, dtype=torch.float64), _rand(6, 4, seed=81, low=-3.0, high=2.0,
-                                                                  dtype=torch.float64),
-                rtol=1e-10, atol=1e-12, dtype=torch.float64)
-
-    def gradient():
-        mu = _randn(5, 3, seed=82, dtype=torch.float64).requires_grad_()
-        logvar = _rand(5, 3, seed=83, low=-2.0, high=1.0, dtype=torch.float64).requires_grad_()
-        out = _as_tensor(_call(fn, mu, logvar))
-        if out.shape != (5,):
-            raise _Failure(f"your KL has shape {_shape(out)}, expected [5].", "fix the shape cases above first")
-        grads = _backward(out, {"mu": mu, "logvar": logvar})
-        for label, grad, expected in (("mu", grads["mu"], mu.detach()),
-                                      ("logvar", grads["logvar"], 0.5 * (logvar.detach().exp() - 1))):
-            if grad is None or not bool(grad.abs().sum() > 0):
-                raise _Failure(f"the gradient does not reach {label}.",
-                               "compute the KL with torch operations on mu and logvar (no .item(), .detach() "
-                               "or numpy)")
-            if not _close(grad, expected, 1e-6, 1e-9):
-                raise _Failure(f"the gradient with respect to {label} differs from the closed form's.",
-                               "fix the value cases above first")
-
-    sum_last = "sum over the last dimension (dim=-1) so that a single example of shape [d] works too"
-    cases = [
-        ("batch of 8 x 2", batch),
-        ("the prior itself (mu = 0, logvar = 0): KL = 0", prior),
-        ("mu = 0, logvar = -2", negative),
-        ("a single example of shape [5]", single, sum_last),
-        ("batch shape [3, 4, 6] ([B, N, d])", batched),
-        ("zero-variance limit (logvar = -80)", zero_variance),
-        ("large means (|mu| ~ 1000)", large_means),
-        ("float64 in, float64 out", float64),
-        ("gradient with respect to mu and logvar", gradient),
-    ]
-    return _run(name, cases, verbose)
+    last (latent) dimension, shape ``mu.shape[:-1]`` (lesson 14-4). The cases are the data of
+    :data:`KL_CHECK`, run by :func:`~vae_lib.course.checks.run_check`."""
+    return run_check(KL_CHECK, fn, verbose)
 
 
 def _mc_kl_stats(mu: torch.Tensor, logvar: torch.Tensor):
     """Closed-form KL per example and the variance of one sample of log q(z) - log p(z), z ~ q."""
     mu, lv = mu.double(), logvar.double()
     var = lv.exp()
-    kl = 0.5 * (mu ** 2 + var - lv - 1).sum(-1)
+    kl = _kl_reference(mu, lv)
     # log q(z) - log p(z) = const + 1/2 [(v - 1) eps² + 2 mu sigma eps] per dimension
     sample_var = (0.5 * (var - 1) ** 2 + mu ** 2 * var).sum(-1)
     return kl, sample_var
@@ -148,7 +145,7 @@ def _mc_kl_variants(mu: torch.Tensor, logvar: torch.Tensor, n: int):
     """The values that typical wrong Monte Carlo estimators converge to, with hints."""
     mu, lv = mu.double(), logvar.double()
     var = lv.exp()
-    kl = 0.5 * (mu ** 2 + var - lv - 1).sum(-1)
+    kl = _kl_reference(mu, lv)
     d = mu.shape[-1]
     return [
         ("your estimate is negative: average log q(z) - log p(z), not log p(z) - log q(z)", -kl),

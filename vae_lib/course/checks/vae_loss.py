@@ -10,6 +10,8 @@ import math
 from typing import Any, Callable
 
 import torch
+from torch.distributions import Normal
+from torch.distributions import kl_divergence as _torch_kl
 import torch.nn.functional as F
 
 from ...losses import kl_divergence as _kl_reference
@@ -162,32 +164,36 @@ _WORKED_MU = (0.5, -1.0)
 _WORKED_VAR = (0.25, 2.0)
 
 
+def _worked_kls() -> tuple[float, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(the KL, the KL per dimension, mu, logvar) of the worked example, from the core's closed form."""
+    mu = torch.tensor(_WORKED_MU, dtype=torch.float64)
+    logvar = torch.tensor(_WORKED_VAR, dtype=torch.float64).log()
+    per = _kl_reference(mu[:, None], logvar[:, None])  # one latent dimension at a time
+    return float(per.sum()), per, mu, logvar
+
+
 def _worked_variants():
-    mu, var = _WORKED_MU, _WORKED_VAR
-    per = [m ** 2 + v - math.log(v) - 1 for m, v in zip(mu, var)]
-    ref = 0.5 * sum(per)
-    as_std = [m ** 2 + v ** 2 - math.log(v ** 2) - 1 for m, v in zip(mu, var)]
-    no_log = [m ** 2 + v - 1 for m, v in zip(mu, var)]
-    plus_log = [m ** 2 + v + math.log(v) - 1 for m, v in zip(mu, var)]
-    reverse = [(1 + m ** 2) / v + math.log(v) - 1 for m, v in zip(mu, var)]
-    log10 = [m ** 2 + v - math.log10(v) - 1 for m, v in zip(mu, var)]
-    no_sq = [m + v - math.log(v) - 1 for m, v in zip(mu, var)]
+    """Typical wrong numbers for the worked example: the core's KL plus what each mistake changes."""
+    ref, per, mu, lv = _worked_kls()
+    total = lambda t: float(t.sum())  # noqa: E731
+    reverse = _torch_kl(Normal(torch.zeros(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64)),
+                        Normal(mu, (0.5 * lv).exp()))
     return [
         ("off by a factor 2: did you forget the 1/2?", 2 * ref),
-        ("you only counted the first latent dimension: sum over both", 0.5 * per[0]),
-        ("you only counted the second latent dimension: sum over both", 0.5 * per[1]),
-        ("you only counted one latent dimension, and forgot the 1/2", per[0]),
-        ("you only counted one latent dimension, and forgot the 1/2", per[1]),
+        ("you only counted the first latent dimension: sum over both", float(per[0])),
+        ("you only counted the second latent dimension: sum over both", float(per[1])),
+        ("you only counted one latent dimension, and forgot the 1/2", 2 * float(per[0])),
+        ("you only counted one latent dimension, and forgot the 1/2", 2 * float(per[1])),
         ("you averaged over the two dimensions: sum over them", ref / 2),
-        ("did you drop the -log σ² term?", 0.5 * sum(no_log)),
-        ("the log σ² term has the wrong sign", 0.5 * sum(plus_log)),
+        ("did you drop the -log σ² term?", total(per + 0.5 * lv)),
+        ("the log σ² term has the wrong sign", total(per + lv)),
         ("σ² = (0.25, 2.0) are the variances: you squared them as if they were standard deviations",
-         0.5 * sum(as_std)),
+         total(_kl_reference(mu[:, None], 2 * lv[:, None]))),
         ("did you forget the -1 in each dimension?", ref + 1.0),
-        ("did you use mu instead of mu²?", 0.5 * sum(no_sq)),
+        ("did you use mu instead of mu²?", total(per + 0.5 * (mu - mu**2))),
         ("that is in bits (log base 2): give the KL in nats (natural log)", ref / math.log(2)),
-        ("use the natural log (nats), not log base 10", 0.5 * sum(log10)),
-        ("that is KL(N(0, I) ‖ q), the reverse direction: the VAE's KL is KL(q ‖ N(0, I))", 0.5 * sum(reverse)),
+        ("use the natural log (nats), not log base 10", total(per + 0.5 * (lv - lv / math.log(10)))),
+        ("that is KL(N(0, I) ‖ q), the reverse direction: the VAE's KL is KL(q ‖ N(0, I))", total(reverse)),
         ("the KL is never negative: check the signs", -ref),
     ]
 
@@ -196,8 +202,7 @@ def check_worked_example(value: Any, verbose: bool = True) -> CheckResult:
     """Check your number for the worked example of lessons 14-3 and 14-4: the KL of
     q = N(mu, diag sigma^2), mu = (0.5, -1.0), sigma^2 = (0.25, 2.0), from N(0, I), in nats."""
     name = "check_worked_example"
-    mu, var = _WORKED_MU, _WORKED_VAR
-    ref = 0.5 * sum(m ** 2 + v - math.log(v) - 1 for m, v in zip(mu, var))
+    ref = _worked_kls()[0]
 
     def body():
         if callable(value):
@@ -208,8 +213,7 @@ def check_worked_example(value: Any, verbose: bool = True) -> CheckResult:
         if isinstance(value, (torch.Tensor, tuple, list)) and not isinstance(value, torch.Tensor) or (
                 isinstance(value, torch.Tensor) and value.numel() != 1):
             values = torch.as_tensor(value, dtype=torch.float64).reshape(-1)
-            per_dim = torch.tensor([0.5 * (m ** 2 + v - math.log(v) - 1) for m, v in zip(mu, var)],
-                                   dtype=torch.float64)
+            per_dim = _worked_kls()[1]
             hint = ("these are the two per-dimension terms: add them up" if _close(values, per_dim, 1e-3, 5e-4)
                     else "pass one number: the KL summed over both latent dimensions")
             raise _Failure(f"you passed {values.numel()} values, expected one number.", hint)
