@@ -233,6 +233,69 @@ def latent_usage(kl_per_dim, activity, *, threshold: float = 0.01, ax=None,
     return fig
 
 
+def vae_architecture() -> Figure:
+    """The diagram of lesson 14-3: the training path of a VAE (encode, sample, decode, loss,
+    backpropagate) above its generation path (sample the prior, decode)."""
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    def box(ax, xy, text, colour, w=1.7, h=0.9, fc="white"):
+        x0, y0 = xy
+        ax.add_patch(FancyBboxPatch((x0 - w / 2, y0 - h / 2), w, h, boxstyle="round,pad=0.05",
+                                    ec=colour, fc=fc, lw=2))
+        ax.text(x0, y0, text, ha="center", va="center", fontsize=9.5)
+
+    def arrow(ax, a, b, colour="black", ls="-", text=None, dy=0.18, rad=0.0):
+        ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=14, color=colour, lw=1.5, ls=ls,
+                                     connectionstyle=f"arc3,rad={rad}"))
+        if text:
+            ax.text((a[0] + b[0]) / 2, (a[1] + b[1]) / 2 + dy, text, ha="center", va="bottom", fontsize=8.5,
+                    color=colour)
+
+    train_c, gen_c = PAIR_COLOURS[0], PAIR_COLOURS[1]
+    fig = Figure(figsize=(9.5, 4.5), layout="constrained")
+    ax = fig.subplots()
+    ax.set(xlim=(-0.2, 13.6), ylim=(0.2, 6.7))
+    ax.set_axis_off()
+
+    # Training path (top)
+    y = 4.6
+    ax.text(-0.1, 5.9, "training", fontsize=12, weight="bold", color=train_c)
+    xs = [0.85, 2.95, 5.15, 7.6, 10.0, 12.55]
+    box(ax, (xs[0], y), "image $x$\n(784 pixels)", train_c, w=1.65)
+    box(ax, (xs[1], y), "encoder\n$q_\\phi(z\\mid x)$", train_c, w=1.6)
+    box(ax, (xs[2], y), "$\\mu$, $\\log\\sigma^2$\n($2d$ numbers)", train_c, w=1.8)
+    box(ax, (xs[3], y), "sample\n$z = \\mu + \\sigma \\odot \\epsilon$", train_c, w=2.2)
+    box(ax, (xs[4], y), "decoder\n$p_\\theta(x\\mid z)$", train_c, w=1.6)
+    box(ax, (xs[5], y), "reconstruction\n$\\hat x$", train_c, w=1.95)
+    for a, b, wa, wb in [(0, 1, 1.65, 1.6), (1, 2, 1.6, 1.8), (2, 3, 1.8, 2.2), (3, 4, 2.2, 1.6), (4, 5, 1.6, 1.95)]:
+        arrow(ax, (xs[a] + wa / 2 + 0.05, y), (xs[b] - wb / 2 - 0.05, y))
+    ax.text(xs[3], y + 0.75, "$\\epsilon \\sim \\mathcal{N}(0, I)$   (lesson 14-5)", ha="center", fontsize=8.5)
+    # The loss and the backward pass
+    box(ax, (6.6, 2.75), "loss = reconstruction$(x, \\hat x)$ + $\\beta\\cdot$KL$(q_\\phi(z\\mid x)\\,\\Vert\\,\\mathcal{N}(0, I))$",
+        train_c, w=8.4, h=0.7, fc="#E8F1F8")
+    arrow(ax, (xs[5], y - 0.5), (9.9, 3.15), train_c)
+    arrow(ax, (xs[0], y - 0.5), (3.3, 3.15), train_c)
+    arrow(ax, (xs[2], y - 0.5), (6.2, 3.15), train_c)
+    ax.text(6.0, 3.75, r"KL term:" "\n" r"$\mu$, $\log\sigma^2$", fontsize=8.5, color=train_c, ha="left", va="center")
+    ax.text(0.15, 3.4, "reconstruction\nterm: $x$", fontsize=8.5, color=train_c, ha="left", va="center")
+    ax.text(12.0, 3.4, "reconstruction\nterm: $\\hat x$", fontsize=8.5, color=train_c, ha="left", va="center")
+    ax.annotate("", xy=(xs[1], y + 0.55), xytext=(xs[4], y + 0.55),
+                arrowprops=dict(arrowstyle="-|>", color="0.35", lw=1.2, ls="--", connectionstyle="arc3,rad=0.25"))
+    ax.text((xs[1] + xs[4]) / 2, 6.3, "backpropagate: update decoder $\\theta$ and encoder $\\phi$ together",
+            ha="center", fontsize=8.5, color="0.25")
+
+    # Generation path (bottom)
+    y = 1.0
+    ax.text(-0.1, 2.0, "generation", fontsize=12, weight="bold", color=gen_c)
+    box(ax, (xs[3], y), "sample\n$z \\sim \\mathcal{N}(0, I)$", gen_c, w=2.2, fc="#FBEDE3")
+    box(ax, (xs[4], y), "decoder\n(same weights $\\theta$)", gen_c, w=1.9, fc="#FBEDE3")
+    box(ax, (xs[5], y), "new image", gen_c, w=1.95, fc="#FBEDE3")
+    arrow(ax, (xs[3] + 1.15, y), (xs[4] - 1.0, y), gen_c)
+    arrow(ax, (xs[4] + 1.0, y), (xs[5] - 1.02, y), gen_c)
+    ax.text(2.9, y, "no encoder,\nno input image", ha="center", va="center", fontsize=10, color=gen_c, style="italic")
+    return fig
+
+
 def _fig_ax(ax, size):
     if ax is not None:
         return ax.figure, ax
