@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-BUILD_TIMEOUT_S = 600
+BUILD_TIMEOUT_S = 1200  # a cold build executes every lesson; 2 shared cores are slow
 
 # Run the Jupyter Book CLI with the interpreter running pytest, so the build sees
 # the same environment (and the same vae_lib) as the tests.
