@@ -143,7 +143,9 @@ WIDTHS_JS = """() => {
   for (const img of article.querySelectorAll('img')) {
     if (!img.naturalWidth || !img.getClientRects().length) continue;
     const r = img.getBoundingClientRect();
-    out.figures.push({src: img.getAttribute('src'), scale: r.width / img.naturalWidth,
+    // the width the figure is meant to be seen at: 2x PNGs carry it in style/width
+    const meant = parseFloat(img.style.width) || parseFloat(img.getAttribute('width')) || img.naturalWidth;
+    out.figures.push({src: img.getAttribute('src'), scale: r.width / meant,
                       natural: img.naturalWidth, shown: r.width});
   }
   document.querySelectorAll('details').forEach(d => d.open = false);
@@ -158,6 +160,8 @@ FOCUS_INFO_JS = """() => {
   return {id: el.dataset.wTab, tag: el.tagName.toLowerCase(),
           math: !!el.closest('mjx-container'),
           explorer: !!el.closest('.vae-explorer'),
+          toggle: el.matches('button.toggle-button, summary, .admonition-title'),
+          link: el.matches('a[href]'),
           label: (el.getAttribute('aria-label') || el.textContent || '').trim().slice(0, 40)};
 }"""
 
@@ -186,6 +190,8 @@ def walk_tabs(page) -> dict:
         "tabs": len(stops),
         "math_tabs": sum(s["math"] for s in stops),
         "explorer_tabs": sum(s["explorer"] for s in stops),
+        "toggle_tabs": sum(s["toggle"] for s in stops),
+        "link_tabs": sum(s["link"] for s in stops),
         "tabs_before_explorer": before,
         "math_before_explorer": None if before is None else sum(s["math"] for s in stops[:before]),
     }
