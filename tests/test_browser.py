@@ -222,7 +222,19 @@ def test_site_shows_the_widgets_html_form_with_fallback_and_no_widget_state(mini
     assert "application/vnd.jupyter.widget-state+json" not in text, "the page embeds widget state"
 
 
-def test_explorer_loads_near_the_viewport_without_errors_and_reports_bytes(page, site_url):
+@pytest.fixture(params=["desktop", "phone"])
+def device_page(request, chromium):
+    """A desktop page, or a phone page whose CPU runs 4x slower (DevTools throttling), as phones do."""
+    context, pg = _new_page(chromium, **({} if request.param == "desktop" else PHONE))
+    if request.param == "phone":
+        pg.context.new_cdp_session(pg).send("Emulation.setCPUThrottlingRate", {"rate": 4})
+    pg.device = request.param
+    yield pg
+    context.close()
+
+
+def test_explorer_loads_near_the_viewport_without_errors_and_reports_bytes(device_page, site_url):
+    page = device_page
     page.goto(f"{site_url}/{PAGE}")
     page.wait_for_function("() => window.vaeExplorer && window.vaeFigures")
     page.wait_for_timeout(1000)
@@ -239,7 +251,13 @@ def test_explorer_loads_near_the_viewport_without_errors_and_reports_bytes(page,
     assert len(pack) == 1, "the pack was not loaded exactly once"
     timing = page.evaluate("() => window.vaeExplorer.timings[0]")
     assert timing["bytes"] <= 1_200_000, "encoder + decoder + points exceed 1.2 MB"
-    print(f"\nresources before the reader nears the explorer: {len(before)} files, {total_before:,} bytes; "
+    speed = page.evaluate("""() => { const api = window.vaeExplorer, x = new Float32Array(784).fill(0.3);
+        for (let i = 0; i < 10; i++) { api.decode([0.1 * i, 0]); api.encode(x); }
+        let t0 = performance.now(); for (let i = 0; i < 100; i++) api.decode([Math.sin(i), Math.cos(i)]);
+        const dec = (performance.now() - t0) / 100; t0 = performance.now();
+        for (let i = 0; i < 50; i++) api.encode(x); return [dec, (performance.now() - t0) / 50]; }""")
+    print(f"\n{page.device}: decode {speed[0]:.2f} ms, encode {speed[1]:.2f} ms per call")
+    print(f"{page.device}: resources before the reader nears the explorer: {len(before)} files, {total_before:,} bytes; "
           f"the pack: {timing['bytes']:,} bytes; ready {timing['ready'] - timing['dataArrived']:.0f} ms after "
           f"its data arrived")
     assert page.locator(".vae-explorer__fallback").is_hidden()
@@ -247,7 +265,11 @@ def test_explorer_loads_near_the_viewport_without_errors_and_reports_bytes(page,
                  ".vae-explorer__sample", ".vae-explorer__toggle"):
         assert page.locator(part).is_visible(), f"{part} is not visible"
     assert page.locator(".vae-explorer__legend li").all_inner_texts() == [str(d) for d in range(10)]
-    assert "Click" in page.locator(".vae-explorer__help").inner_text(), "a mouse user is told to tap"
+    help_text = page.locator(".vae-explorer__help").inner_text()
+    if page.device == "desktop":
+        assert help_text.startswith("Click") and "arrow keys" in help_text, "a mouse user is told to tap"
+    else:
+        assert help_text.startswith("Tap") and "arrow keys" not in help_text, "a touch user is told to click"
     page.wait_for_timeout(300)  # let late errors arrive
     assert not page.problems, "\n".join(page.problems)
 

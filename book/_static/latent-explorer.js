@@ -80,12 +80,12 @@
   // nonzero input adds one contiguous row; ReLU zeros are skipped.
   function MLP(header, part) {
     this.layers = header[part].layers.map(function (L) {
-      var w = header.get(L.weight), wt = new Float32Array(L.in * L.out), o, i;
-      var s = L.scales ? header.get(L.scales) : null, G = L.group, ng = s ? Math.ceil(L.in / G) : 0;
-      for (o = 0; o < L.out; o++) {
-        for (i = 0; i < L.in; i++) {
-          var v = w[o * L.in + i];
-          wt[i * L.out + o] = s ? v * s[o * ng + Math.floor(i / G)] : v;
+      var w = header.get(L.weight), wt = new Float32Array(L.in * L.out), nin = L.in, nout = L.out, o, i;
+      var s = L.scales ? header.get(L.scales) : null, G = s ? L.group : nin, ng = Math.ceil(nin / G);
+      for (o = 0; o < nout; o++) {
+        for (var g = 0; g < ng; g++) { // int8 codes times their group's scale (float32 weights: scale 1)
+          var sc = s ? s[o * ng + g] : 1, end = Math.min(nin, (g + 1) * G), row = o * nin;
+          for (i = g * G; i < end; i++) wt[i * nout + o] = w[row + i] * sc;
         }
       }
       return { nin: L.in, nout: L.out, wt: wt, b: header.get(L.bias), acc: new Float64Array(L.out) };
