@@ -1,4 +1,5 @@
 """The evaluation classifier of lesson 14-8 and the Fréchet distance on its features."""
+
 import numpy as np
 import pytest
 import torch
@@ -44,7 +45,9 @@ def test_frechet_distance_matches_the_closed_form_for_gaussians():
     gen = torch.Generator().manual_seed(0)
     k, n = 3, 200_000
     a = torch.randn(n, k, generator=gen, dtype=torch.float64)
-    b = 2 * torch.randn(n, k, generator=gen, dtype=torch.float64) + torch.tensor([1.0, 0.0, 2.0], dtype=torch.float64)
+    b = 2 * torch.randn(n, k, generator=gen, dtype=torch.float64) + torch.tensor(
+        [1.0, 0.0, 2.0], dtype=torch.float64
+    )
     assert frechet_distance(a, b) == pytest.approx(5 + k, rel=0.02)
 
 

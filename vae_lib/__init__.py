@@ -10,6 +10,9 @@ the figure and widget modules load matplotlib and ipywidgets only when imported:
 """
 from . import pretrained, validation
 from .checkpoint import load, save
+from .classifier import MNISTClassifier, frechet_distance  # lesson 14-8
+from .conditional import ConditionalVAE, fit_conditional  # lesson 14-8
+from .diffusion import LatentDiffusion  # lesson 14-8
 from .data import load_mnist, to_tensor
 from .diagnostics import active_units, elbo_surgery, refine_posterior
 from .evaluate import elbo, log_likelihood
@@ -23,6 +26,7 @@ __version__ = "2.0.0.dev0"  # the one source of the version (pyproject.toml read
 
 __all__ = [
     "active_units", "elbo_surgery", "refine_posterior",
+    "ConditionalVAE", "LatentDiffusion", "MNISTClassifier", "fit_conditional", "frechet_distance",
     "AEOutput", "Autoencoder", "Decoder", "Encoder", "History", "LatentModel", "LossTerms", "VAE",
     "VAEOutput", "beta_schedule", "default_device", "elbo", "encode_dataset", "fit", "interpolate", "kl_divergence", "latent_grid",
     "load", "load_mnist", "log_likelihood", "pretrained", "reconstruction_loss",

@@ -12,6 +12,7 @@ The network is an MLP, 784 -> 512 -> 128 -> 10 with ReLU and dropout, trained wi
 random shifts of up to two pixels (:func:`fit_classifier`); the 128 penultimate
 activations are the features.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,7 +36,9 @@ def check_labels(labels, n: int | None = None, name: str = "labels") -> torch.Te
     if isinstance(labels, np.ndarray):
         labels = torch.from_numpy(labels)
     if not isinstance(labels, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of integer digits 0-9, shape [N], got {type(labels).__name__}")
+        raise TypeError(
+            f"{name} must be a torch.Tensor of integer digits 0-9, shape [N], got {type(labels).__name__}"
+        )
     if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
         raise ValueError(f"{name} must hold integer digits 0-9 (dtype int64), got dtype {labels.dtype}")
     if labels.dim() != 1:
@@ -43,7 +46,9 @@ def check_labels(labels, n: int | None = None, name: str = "labels") -> torch.Te
     if n is not None and len(labels) != n:
         raise ValueError(f"{name} must have one label per row: expected {n}, got {len(labels)}")
     if len(labels) and (int(labels.min()) < 0 or int(labels.max()) > 9):
-        raise ValueError(f"{name} must be digits 0-9, got values in [{int(labels.min())}, {int(labels.max())}]")
+        raise ValueError(
+            f"{name} must be digits 0-9, got values in [{int(labels.min())}, {int(labels.max())}]"
+        )
     return labels.long()
 
 
@@ -57,8 +62,9 @@ class MNISTClassifier(nn.Module):
         h1, h2 = (int(h) for h in hidden)
         self.hidden = (h1, h2)
         self.dropout = float(dropout)
-        self.body = nn.Sequential(nn.Linear(IMAGE_DIM, h1), nn.ReLU(), nn.Dropout(dropout),
-                                  nn.Linear(h1, h2), nn.ReLU())
+        self.body = nn.Sequential(
+            nn.Linear(IMAGE_DIM, h1), nn.ReLU(), nn.Dropout(dropout), nn.Linear(h1, h2), nn.ReLU()
+        )
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(h2, 10))
 
     @property
@@ -74,8 +80,11 @@ class MNISTClassifier(nn.Module):
         """The penultimate activations [N, 128] (eval mode, no gradient): the Fréchet-distance features."""
         check_images(images, name="images")
         with evaluating(self):
-            return torch.cat([self.body(b) for b in images.split(batch_size)]) if len(images) else \
-                images.new_zeros(0, self.hidden[1])
+            return (
+                torch.cat([self.body(b) for b in images.split(batch_size)])
+                if len(images)
+                else images.new_zeros(0, self.hidden[1])
+            )
 
     @torch.no_grad()
     def predict_proba(self, images: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
@@ -105,9 +114,18 @@ def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) ->
     return out.reshape(n, IMAGE_DIM)
 
 
-def fit_classifier(model: MNISTClassifier, images: torch.Tensor, labels, *, epochs: int = 10,
-                   batch_size: int = 128, lr: float = 1e-3, max_shift: int = 2, seed: int = 0,
-                   progress: bool = False) -> list[float]:
+def fit_classifier(
+    model: MNISTClassifier,
+    images: torch.Tensor,
+    labels,
+    *,
+    epochs: int = 10,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    max_shift: int = 2,
+    seed: int = 0,
+    progress: bool = False,
+) -> list[float]:
     """Train with Adam on the cross-entropy, with random shifts; returns the mean loss per epoch."""
     check_images(images, name="images")
     labels = check_labels(labels, len(images))
@@ -116,7 +134,9 @@ def fit_classifier(model: MNISTClassifier, images: torch.Tensor, labels, *, epoc
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)  # dropout masks
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * math.ceil(len(images) / batch_size))
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(
+        opt, T_max=epochs * math.ceil(len(images) / batch_size)
+    )
     model.train()
     losses = []
     for epoch in range(epochs):
@@ -134,8 +154,11 @@ def fit_classifier(model: MNISTClassifier, images: torch.Tensor, labels, *, epoc
             total += loss.item() * len(idx)
         losses.append(total / len(images))
         if progress:
-            print(f"classifier epoch {epoch + 1}/{epochs}: loss {losses[-1]:.4f} ({time.perf_counter() - start:.1f} s)",
-                  flush=True)
+            print(
+                f"classifier epoch {epoch + 1}/{epochs}: loss {losses[-1]:.4f}"
+                f" ({time.perf_counter() - start:.1f} s)",
+                flush=True,
+            )
     model.eval()
     return losses
 
@@ -157,8 +180,10 @@ def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> floa
             got = list(f.shape) if isinstance(f, torch.Tensor) else type(f).__name__
             raise ValueError(f"{name} must be a tensor of shape [N, k] with N >= 2, got {got}")
     if features_a.shape[1] != features_b.shape[1]:
-        raise ValueError(f"features_a and features_b must have the same width, got {features_a.shape[1]}"
-                         f" and {features_b.shape[1]}")
+        raise ValueError(
+            f"features_a and features_b must have the same width, got {features_a.shape[1]}"
+            f" and {features_b.shape[1]}"
+        )
     ma, ca = _gaussian_stats(features_a)
     mb, cb = _gaussian_stats(features_b)
     # tr (C_a C_b)^{1/2} = sum of square roots of the eigenvalues of C_a^{1/2} C_b C_a^{1/2} (symmetric PSD)

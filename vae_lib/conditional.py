@@ -11,11 +11,12 @@ same style as ten different digits. The loss is ``vae_lib.vae_loss`` unchanged (
 convention: sum over pixels and latent dimensions, mean over the batch, in nats), and
 :func:`fit_conditional` is :func:`vae_lib.fit` with labels.
 """
+
 from __future__ import annotations
 
 import math
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -52,8 +53,12 @@ class ConditionalVAE(nn.Module):
     @property
     def config(self) -> dict:
         """Everything needed to rebuild the model (saved in checkpoints)."""
-        return {"kind": self.kind, "latent_dim": self.latent_dim, "hidden": list(self.hidden),
-                "input_dim": self.input_dim}
+        return {
+            "kind": self.kind,
+            "latent_dim": self.latent_dim,
+            "hidden": list(self.hidden),
+            "input_dim": self.input_dim,
+        }
 
     def _one_hot(self, labels, n: int) -> torch.Tensor:
         labels = check_labels(labels, n)
@@ -77,8 +82,9 @@ class ConditionalVAE(nn.Module):
         with torch.no_grad():
             return torch.sigmoid(self.decode(z, labels))
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor,
-                generator: torch.Generator | None = None) -> VAEOutput:
+    def forward(
+        self, x: torch.Tensor, labels: torch.Tensor, generator: torch.Generator | None = None
+    ) -> VAEOutput:
         """Encode, sample z = mu + sigma * eps, decode with the same labels: what ``vae_loss`` needs."""
         mu, logvar = self.encode(x, labels)
         z = reparameterize(mu, logvar, generator)
@@ -101,9 +107,18 @@ class ConditionalVAE(nn.Module):
         return f"latent_dim={self.latent_dim}, hidden={self.hidden}, classes={N_CLASSES}"
 
 
-def fit_conditional(model: ConditionalVAE, images: torch.Tensor, labels, *, epochs: int,
-                    batch_size: int = 128, lr: float = 1e-3, beta: float = 1.0, seed: int = 0,
-                    progress: bool = False) -> list[float]:
+def fit_conditional(
+    model: ConditionalVAE,
+    images: torch.Tensor,
+    labels,
+    *,
+    epochs: int,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    beta: float = 1.0,
+    seed: int = 0,
+    progress: bool = False,
+) -> list[float]:
     """Train ``model`` with Adam on ``vae_loss`` (beta-VAE, beta = 1 is the negative ELBO).
 
     As :func:`vae_lib.fit`, with the labels passed to the model: batches from a permutation
@@ -136,15 +151,25 @@ def fit_conditional(model: ConditionalVAE, images: torch.Tensor, labels, *, epoc
         if not math.isfinite(losses[-1]):
             raise FloatingPointError(f"the loss became {losses[-1]} at epoch {epoch + 1}: try a smaller lr")
         if progress:
-            print(f"cvae epoch {epoch + 1}/{epochs}: loss {losses[-1]:.3f} ({time.perf_counter() - start:.1f} s)",
-                  flush=True)
+            print(
+                f"cvae epoch {epoch + 1}/{epochs}: loss {losses[-1]:.3f}"
+                f" ({time.perf_counter() - start:.1f} s)",
+                flush=True,
+            )
     model.eval()
     return losses
 
 
 @torch.no_grad()
-def conditional_elbo(model: ConditionalVAE, images: torch.Tensor, labels, *, samples: int = 1,
-                     seed: int = 0, batch_size: int = 1000) -> float:
+def conditional_elbo(
+    model: ConditionalVAE,
+    images: torch.Tensor,
+    labels,
+    *,
+    samples: int = 1,
+    seed: int = 0,
+    batch_size: int = 1000,
+) -> float:
     """Mean ELBO of log p(x|y) in nats over ``images`` (exact KL, ``samples`` draws of z each)."""
     check_images(images, model.input_dim, name="images")
     labels = check_labels(labels, len(images))

@@ -20,6 +20,7 @@ The codes are standardised per dimension (the shift and scale are stored in the 
 denoiser is a small MLP with a sinusoidal time embedding, and T = 100 steps with betas linear
 from 1e-3 to 0.1 (abar_T = 0.006), so that sampling 1,000 codes takes well under a second on a CPU.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,8 +33,11 @@ from torch import nn
 
 def _check_codes(codes, dim: int | None = None, name: str = "codes") -> None:
     if not isinstance(codes, torch.Tensor) or not codes.is_floating_point() or codes.dim() != 2:
-        got = f"shape {list(codes.shape)}, dtype {codes.dtype}" if isinstance(codes, torch.Tensor) \
+        got = (
+            f"shape {list(codes.shape)}, dtype {codes.dtype}"
+            if isinstance(codes, torch.Tensor)
             else type(codes).__name__
+        )
         raise ValueError(f"{name} must be a float tensor of shape [N, d], got {got}")
     if dim is not None and codes.shape[1] != dim:
         raise ValueError(f"{name} must have shape [N, {dim}], got {list(codes.shape)}")
@@ -59,8 +63,11 @@ class Denoiser(nn.Module):
         self.out = nn.Sequential(nn.SiLU(), nn.Linear(width, dim))
 
     def forward(self, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        e = time_embedding(t, self.embed_dim)
-        h = self.inp(torch.cat([z, e], dim=1))
+        """z_t [N, d] and steps t [N] (or [1]: the same step for every row) -> predicted noise [N, d]."""
+        e = time_embedding(t, self.embed_dim)  # [N or 1, embed_dim]
+        d = z.shape[1]
+        # inp([z, e]) written as W_z z + (W_e e + b), so that one step's embedding is computed once
+        h = F.linear(z, self.inp.weight[:, :d]) + F.linear(e, self.inp.weight[:, d:], self.inp.bias)
         for block, temb in zip(self.blocks, self.temb):
             h = h + block(h + temb(e))
         return self.out(h)
@@ -71,15 +78,24 @@ class LatentDiffusion(nn.Module):
 
     kind = "latent-diffusion"
 
-    def __init__(self, dim: int = 20, steps: int = 100, beta_start: float = 1e-3, beta_end: float = 0.1,
-                 width: int = 256, depth: int = 3):
+    def __init__(
+        self,
+        dim: int = 20,
+        steps: int = 100,
+        beta_start: float = 1e-3,
+        beta_end: float = 0.1,
+        width: int = 256,
+        depth: int = 3,
+    ):
         super().__init__()
         for name, v in (("dim", dim), ("steps", steps), ("width", width), ("depth", depth)):
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         if not 0 < beta_start <= beta_end < 1:
-            raise ValueError(f"beta_start and beta_end must satisfy 0 < beta_start <= beta_end < 1,"
-                             f" got {beta_start!r} and {beta_end!r}")
+            raise ValueError(
+                f"beta_start and beta_end must satisfy 0 < beta_start <= beta_end < 1,"
+                f" got {beta_start!r} and {beta_end!r}"
+            )
         self.dim, self.steps, self.width, self.depth = dim, steps, width, depth
         self.beta_start, self.beta_end = float(beta_start), float(beta_end)
         self.denoiser = Denoiser(dim, width, depth)
@@ -92,8 +108,15 @@ class LatentDiffusion(nn.Module):
     @property
     def config(self) -> dict:
         """Everything needed to rebuild the model (saved in checkpoints)."""
-        return {"kind": self.kind, "dim": self.dim, "steps": self.steps, "beta_start": self.beta_start,
-                "beta_end": self.beta_end, "width": self.width, "depth": self.depth}
+        return {
+            "kind": self.kind,
+            "dim": self.dim,
+            "steps": self.steps,
+            "beta_start": self.beta_start,
+            "beta_end": self.beta_end,
+            "width": self.width,
+            "depth": self.depth,
+        }
 
     def loss(self, codes: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Ho et al.'s simplified loss on a batch of (unstandardised) codes: mean squared error of eps."""
@@ -105,8 +128,17 @@ class LatentDiffusion(nn.Module):
         zt = ab.sqrt() * z0 + (1 - ab).sqrt() * eps
         return F.mse_loss(self.denoiser(zt, t), eps, reduction="none").sum(1).mean()
 
-    def fit(self, codes: torch.Tensor, *, epochs: int = 100, batch_size: int = 256, lr: float = 1e-3,
-            seed: int = 0, resample=None, progress: bool = False) -> list[float]:
+    def fit(
+        self,
+        codes: torch.Tensor,
+        *,
+        epochs: int = 100,
+        batch_size: int = 256,
+        lr: float = 1e-3,
+        seed: int = 0,
+        resample=None,
+        progress: bool = False,
+    ) -> list[float]:
         """Train on ``codes`` [N, d] with Adam (cosine learning-rate decay); returns the loss per epoch.
 
         ``resample(epoch) -> codes``, if given, supplies fresh codes each epoch (for example a
@@ -137,10 +169,15 @@ class LatentDiffusion(nn.Module):
                 total += loss.item() * len(idx)
             losses.append(total / len(data))
             if not math.isfinite(losses[-1]):
-                raise FloatingPointError(f"the loss became {losses[-1]} at epoch {epoch + 1}: try a smaller lr")
+                raise FloatingPointError(
+                    f"the loss became {losses[-1]} at epoch {epoch + 1}: try a smaller lr"
+                )
             if progress and (epoch % 10 == 9 or epoch == epochs - 1):
-                print(f"diffusion epoch {epoch + 1}/{epochs}: loss {losses[-1]:.4f}"
-                      f" ({time.perf_counter() - start:.2f} s)", flush=True)
+                print(
+                    f"diffusion epoch {epoch + 1}/{epochs}: loss {losses[-1]:.4f}"
+                    f" ({time.perf_counter() - start:.2f} s)",
+                    flush=True,
+                )
         self.eval()
         return losses
 
@@ -154,7 +191,7 @@ class LatentDiffusion(nn.Module):
         z = torch.randn(n, self.dim, generator=generator)
         for t in range(self.steps - 1, -1, -1):
             b, ab = self.betas[t], self.alpha_bars[t]
-            eps = self.denoiser(z, torch.full((n,), t, dtype=torch.long))
+            eps = self.denoiser(z, torch.tensor([t]))  # one embedding for the whole batch
             z = (z - b / (1 - ab).sqrt() * eps) / (1 - b).sqrt()
             if t > 0:
                 z = z + b.sqrt() * torch.randn(n, self.dim, generator=generator)
