@@ -219,7 +219,8 @@ def refine_posterior(model: VAE, x, steps: int = 300, lr: float = 0.05, samples:
 
     The encoder gives every image its q(z|x) in one pass (amortised inference); here each
     image gets its own free parameters (mu, logvar), started at the encoder's and moved by
-    ``steps`` Adam steps (learning rate ``lr``) uphill on its ELBO (lesson 14-7),
+    ``steps`` Adam steps uphill on its ELBO (lesson 14-7), with a learning rate that falls
+    linearly from ``lr`` to 0,
 
         ELBO(x; mu, logvar) = E_{z ~ N(mu, sigma^2)}[log p(x|z)] - KL(N(mu, sigma^2) || N(0, I)),
 
@@ -255,6 +256,8 @@ def refine_posterior(model: VAE, x, steps: int = 300, lr: float = 0.05, samples:
             for p in params:  # the decoder stays fixed; no gradients needed for it
                 p.requires_grad_(False)
             optimizer = torch.optim.Adam([mu, logvar], lr=lr)
+            # the step size falls linearly to 0: late steps average out the Monte Carlo noise
+            schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: 1 - t / steps)
             for _ in range(steps):
                 eps = torch.randn(samples, *mu.shape, generator=generator, device=device)
                 # each image's loss depends only on its own (mu, logvar): summing keeps them separate
@@ -262,6 +265,7 @@ def refine_posterior(model: VAE, x, steps: int = 300, lr: float = 0.05, samples:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                schedule.step()
         finally:
             for p, g in zip(params, was_grad):
                 p.requires_grad_(g)
