@@ -15,6 +15,7 @@ import os
 import re
 import socket
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -176,9 +177,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         body, mode = self.server.routes[self.path]
         self.send_response(200)
         self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body)))
+        if mode != "endless":
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body[: len(body) // 2] if mode == "drop" else body)
+        try:
+            if mode == "trickle":  # one byte every 50 ms: never idle long enough to time out
+                for i in range(len(body)):
+                    self.wfile.write(body[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            elif mode == "endless":  # no Content-Length, and it never stops
+                while True:
+                    self.wfile.write(b"\0" * 65536)
+            else:
+                self.wfile.write(body[: len(body) // 2] if mode == "drop" else body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
         self.close_connection = True
 
     def log_message(self, *args):  # keep pytest output quiet
@@ -234,6 +248,50 @@ def test_failed_download_leaves_no_file_and_no_part(server, known_payload, tmp_p
         data.download(NAME, root, mirrors=(server.url("m1"),), timeout=5)
     assert sorted(p.name for p in root.iterdir()) == ["other-file.gz"]
     assert (root / "other-file.gz").read_bytes() == b"kept"
+
+
+def test_download_stops_at_its_deadline_when_a_server_trickles(server, known_payload, tmp_path):
+    server.routes["/slow/" + NAME] = (gzip.compress(PAYLOAD) * 40, "trickle")
+    root = tmp_path / "cache"
+    with pytest.raises(RuntimeError, match="TimeoutError: the download took longer than its deadline"):
+        data.download(NAME, root, mirrors=(server.url("slow"),), timeout=5, deadline=0.3)
+    assert list(root.iterdir()) == []  # no .part left behind
+
+
+def test_download_stops_at_the_size_bound_when_a_server_never_ends(server, known_payload, tmp_path):
+    server.routes["/endless/" + NAME] = (b"", "endless")
+    root = tmp_path / "cache"
+    with pytest.raises(RuntimeError, match="more than this file can have"):
+        data.download(NAME, root, mirrors=(server.url("endless"),), timeout=5)
+    assert list(root.iterdir()) == []
+
+
+def test_download_refuses_an_announced_size_above_the_bound(server, known_payload, tmp_path, monkeypatch):
+    monkeypatch.setitem(data.DECOMPRESSED_SIZES, NAME, 10)
+    monkeypatch.setattr(data, "GZIP_SLACK", 5)
+    server.routes["/big/" + NAME] = (b"x" * 100, "ok")
+    with pytest.raises(RuntimeError, match="announces 100 bytes, more than the 15"):
+        data.download(NAME, tmp_path, mirrors=(server.url("big"),), timeout=5)
+
+
+def test_size_bounds_hold_the_real_files(tmp_path):
+    for name, size in data.DECOMPRESSED_SIZES.items():
+        assert data.max_download_bytes(name) > size
+    if FULL_ROOT is not None:
+        for name in data.DECOMPRESSED_SIZES:
+            assert (FULL_ROOT / name).stat().st_size <= data.max_download_bytes(name)
+            with gzip.open(FULL_ROOT / name) as f:
+                assert len(f.read()) == data.DECOMPRESSED_SIZES[name]
+
+
+def test_a_part_file_left_by_a_killed_download_is_removed_by_the_next(server, known_payload, tmp_path):
+    root = tmp_path / "cache"
+    root.mkdir()
+    orphan = root / f".{NAME}.999999999.x.part"  # no such process
+    orphan.write_bytes(b"half")
+    server.routes["/m1/" + NAME] = (gzip.compress(PAYLOAD), "ok")
+    data.download(NAME, root, mirrors=(server.url("m1"),))
+    assert sorted(p.name for p in root.iterdir()) == [NAME]
 
 
 def test_download_tries_next_mirror_when_one_fails(server, known_payload, tmp_path):

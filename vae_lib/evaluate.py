@@ -53,22 +53,23 @@ def elbo(model: LatentModel, images, *, samples: int = 1, batch_size: int = 1000
 
     The KL term is exact; E_q[log p(x|z)] is averaged over ``samples`` draws of z. Memory is
     bounded like :func:`log_likelihood`: at most ``max_elements`` decoded pixels at a time
-    (``batch_size``, kept for old calls, caps the images per chunk too).
+    (and ``batch_size`` decoded images, as before).
     """
-    samples = validation.positive_int(samples, "samples", maximum=10**7)
+    samples = validation.positive_int(samples, "samples", maximum=1_000_000)
     batch_size = validation.positive_int(batch_size, "batch_size")
     x, gen = _prepare(model, images, seed, reduction)
-    n_img, s_chunk = _chunks(min(len(x), batch_size), samples, x.shape[1], max_elements)
+    n_img, s_chunk = _chunks(min(len(x), max(1, batch_size // samples)), samples, x.shape[1], max_elements)
     out = []
     with evaluating(model):
         for xb in x.split(n_img):
             mu, logvar = model.encode(xb)
+            sigma = (0.5 * logvar).exp()
+            eps_all = torch.randn(samples, *mu.shape, generator=gen, device=x.device)  # chunking can't change it
             rec = torch.zeros(len(xb), dtype=torch.float64, device=x.device)
             for start in range(0, samples, s_chunk):
-                s = min(s_chunk, samples - start)
-                z = mu + (0.5 * logvar).exp() * torch.randn(s, *mu.shape, generator=gen, device=x.device)
-                logits = model.decoder(z.reshape(-1, model.latent_dim)).reshape(s, len(xb), -1)
-                rec += reconstruction_loss(logits, xb.expand(s, -1, -1), model.likelihood).double().sum(0)
+                z = mu + sigma * eps_all[start:start + s_chunk]                       # [s, b, d]
+                logits = model.decoder(z.reshape(-1, model.latent_dim)).reshape(len(z), len(xb), -1)
+                rec += reconstruction_loss(logits, xb.expand(len(z), -1, -1), model.likelihood).double().sum(0)
             out.append((-rec / samples).to(mu.dtype) - kl_divergence(mu, logvar))
     return _reduce(out, reduction)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import math
 import numbers
 import os
@@ -181,9 +182,14 @@ def latents(z: object, latent_dim: int, name: str = "z", *, dtype: torch.dtype |
     return z
 
 
+@functools.lru_cache(maxsize=8)
 def exp_limit(dtype: torch.dtype) -> float:
-    """The largest ``v`` with ``exp(v)`` finite in ``dtype``: log of the largest float."""
-    return math.log(torch.finfo(dtype).max)
+    """The largest ``v`` in ``dtype`` with ``exp(v)`` finite: about log of the largest float."""
+    v = torch.tensor(math.log(torch.finfo(dtype).max), dtype=dtype)
+    step = torch.finfo(dtype).eps * float(v)  # about one unit in the last place
+    while not bool(torch.isfinite(v.exp())):
+        v = (v.double() - step).to(dtype)
+    return float(v)
 
 
 def mu_logvar(mu: object, logvar: object) -> None:
