@@ -5,11 +5,11 @@
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
-from ._runner import (CheckResult, _backward, _call, _expect, _Failure, _not_callable, _randn, _run)
+from ._runner import CheckResult, _backward, _call, _expect, _Failure, _not_callable, _randn, _run
 
 
 def _kl_elements(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -40,8 +40,8 @@ def check_activity(fn: Callable, verbose: bool = True) -> CheckResult:
         ]
         try:
             return _expect(out, ref0, variants=variants, rtol=rtol, atol=atol, what="your activity",
-                           shape_hint=lambda o: "return one value per latent dimension, shape [d]: a variance "
-                                                "over the images (dim=0)")
+                           shape_hint=lambda o: "return one value per latent dimension, shape [d]: a "
+                                                "variance over the images (dim=0)")
         except _Failure:
             return _expect(out, ref1, variants=variants, rtol=rtol, atol=atol, what="your activity")
 
@@ -63,7 +63,8 @@ def check_activity(fn: Callable, verbose: bool = True) -> CheckResult:
         mu = _randn(50, 4, seed=144, dtype=torch.float64)
         out = compare(mu, rtol=1e-8, atol=1e-10)
         if out.dtype != torch.float64:
-            raise _Failure(f"your activity has dtype {out.dtype} for float64 inputs.", "let the dtype follow mu")
+            raise _Failure(f"your activity has dtype {out.dtype} for float64 inputs.",
+                           "let the dtype follow mu")
 
     cases = [
         ("6 dimensions of different spread, 500 images", random),
@@ -88,12 +89,13 @@ def check_free_bits(fn: Callable, verbose: bool = True) -> CheckResult:
     def variants(mu, logvar, lam):
         kl = _kl_elements(mu, logvar)
         return [
-            ("you clamped each image's KL_nj before averaging: free bits clamps the batch average KL_j of each "
-             "dimension (so the encoder may spend more on one image and less on another)",
+            ("you clamped each image's KL_nj before averaging: free bits clamps the batch average KL_j of "
+             "each dimension (so the encoder may spend more on one image and less on another)",
              kl.clamp(min=lam).mean(0).sum()),
             ("you clamped the total KL: free bits gives each latent dimension its own allowance lam",
              kl.sum(1).mean().clamp(min=lam)),
-            ("this is min(lam, KL_j): below lam the term should stay at lam (no pressure), above it follow KL_j",
+            ("this is min(lam, KL_j): below lam the term should stay at lam (no pressure), above it "
+             "follow KL_j",
              kl.mean(0).clamp(max=lam).sum()),
             ("you summed over the batch: KL_j is a mean over the images", kl.sum(0).clamp(min=lam).sum()),
             ("this is the plain KL without the allowance lam", kl.mean(0).sum()),
@@ -103,7 +105,8 @@ def check_free_bits(fn: Callable, verbose: bool = True) -> CheckResult:
         out = _call(fn, mu, logvar, lam)
         return _expect(out, reference(mu.detach(), logvar.detach(), lam), variants=variants(mu.detach(),
                        logvar.detach(), lam), rtol=rtol, atol=atol, what="your free-bits KL",
-                       shape_hint=lambda o: "return one number: the sum over the dimensions of max(lam, KL_j)")
+                       shape_hint=lambda o: "return one number: the sum over the dimensions of "
+                                            "max(lam, KL_j)")
 
     def data(seed, n=64, d=5):
         mu = _randn(n, d, seed=seed) * torch.tensor([2.0, 1.0, 0.3, 0.05, 0.0])[:d]
@@ -136,10 +139,12 @@ def check_free_bits(fn: Callable, verbose: bool = True) -> CheckResult:
         if g is None:
             raise _Failure("no gradient reached mu.", "use torch operations all the way")
         if bool(below.any()) and float(g[:, below].abs().max()) > 1e-7:
-            raise _Failure("dimensions with KL_j below lam still get a KL gradient: the point of free bits is that "
-                           "they do not.", "max(lam, KL_j) is flat in KL_j where KL_j < lam (torch.clamp)")
+            raise _Failure("dimensions with KL_j below lam still get a KL gradient: the point of free bits "
+                           "is that they do not.",
+                           "max(lam, KL_j) is flat in KL_j where KL_j < lam (torch.clamp)")
         if float(g[:, ~below].abs().max()) == 0:
-            raise _Failure("dimensions with KL_j above lam get no gradient.", "above lam the term is KL_j itself")
+            raise _Failure("dimensions with KL_j above lam get no gradient.",
+                           "above lam the term is KL_j itself")
 
     cases = [
         ("lam = 0 gives the plain KL", lam_zero),
