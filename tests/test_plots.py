@@ -75,3 +75,11 @@ def test_latent_usage_marks_inactive_dimensions_by_hatching_and_checks_its_input
         plots.latent_usage(kl, activity[:3])
     with pytest.raises(ValueError, match="threshold"):
         plots.latent_usage(kl, activity, threshold=0)
+
+
+@pytest.mark.parametrize("name", ["autoencoder_architecture", "vae_architecture", "reparameterization_graph"])
+def test_lesson_diagrams_are_bare_figures_drawn_without_pyplot(name):
+    before = plt.get_fignums()
+    fig = getattr(plots, name)()
+    assert isinstance(fig, Figure) and plt.get_fignums() == before
+    assert fig.axes and any(ax.texts or ax.patches for ax in fig.axes)

@@ -296,6 +296,119 @@ def vae_architecture() -> Figure:
     return fig
 
 
+def autoencoder_architecture() -> Figure:
+    """The diagram of lesson 14-1: the layer widths of the chapter's autoencoder
+    (784, 512, 256, 2, 256, 512, 784), encoder and decoder in two colours and hatchings."""
+    from matplotlib.patches import FancyArrowPatch, Rectangle
+
+    fig = Figure(figsize=(8, 3), layout="constrained")
+    ax = fig.subplots()
+    layers = [(784, "$x$\n784"), (512, "512"), (256, "256"), (2, "$z$\n2"),
+              (256, "256"), (512, "512"), (784, "$\\hat x$\n784")]
+    blue, orange = PAIR_COLOURS[:2]
+    colours = [blue] * 3 + ["black"] + [orange] * 3
+    hatches = ["", "", "", "", "//", "//", "//"]
+    for i, ((size, label), c, hatch) in enumerate(
+            zip(layers, colours, hatches)):
+        h = 0.3 + 2.7 * np.sqrt(size / 784)  # bar height grows with the width
+        ax.add_patch(Rectangle((i * 1.5 - 0.25, -h / 2), 0.5, h, fc=c,
+                               alpha=0.35, ec=c, lw=1.5, hatch=hatch))
+        ax.text(i * 1.5, -1.75, label, ha="center", va="top", fontsize=10)
+        if i:
+            ax.add_patch(FancyArrowPatch(((i - 1) * 1.5 + 0.3, 0),
+                                         (i * 1.5 - 0.3, 0),
+                                         arrowstyle="-|>", mutation_scale=12))
+    ax.text(1.5, 1.75, "encoder $f_\\phi$", ha="center", fontsize=12,
+            color=blue)
+    ax.text(7.5, 1.75, "decoder $g_\\theta$ (then sigmoid)", ha="center",
+            fontsize=12, color=orange)
+    ax.text(4.5, 1.0, "bottleneck", ha="center", fontsize=10)
+    ax.set_xlim(-0.6, 9.6)
+    ax.set_ylim(-2.6, 2.1)
+    ax.set_axis_off()
+    return fig
+
+
+def reparameterization_graph() -> Figure:
+    """The diagram of lesson 14-5: the computation graph of f(z) with z sampled (torch defines
+    dz/dmu as 0, no gradient reaches mu and sigma) and with z = mu + sigma * eps reparameterized."""
+    from matplotlib.lines import Line2D
+
+    BLUE, ORANGE = PAIR_COLOURS[:2]
+
+    def node(ax, xy, text, kind):
+        style = {"param": dict(boxstyle="round,pad=0.4", fc="#E8F1FA", ec=BLUE, lw=1.5),
+                 "det": dict(boxstyle="round,pad=0.4", fc="white", ec="black", lw=1.5),
+                 "random": dict(boxstyle="circle,pad=0.3", fc="#FBE3D6", ec=ORANGE, lw=2),
+                 "noise": dict(boxstyle="round,pad=0.4", fc="white", ec="grey", lw=1.5,
+                               ls="--")}[kind]
+        ax.text(*xy, text, ha="center", va="center", fontsize=13, bbox=style, zorder=3)
+
+
+    def arrow(ax, start, end, colour="black", ls="-", rad=0.0):
+        ax.annotate("", xy=end, xytext=start, zorder=2,
+                    arrowprops=dict(arrowstyle="-|>", color=colour, lw=1.6, ls=ls,
+                                    shrinkA=22, shrinkB=22,
+                                    connectionstyle=f"arc3,rad={rad}"))
+
+
+    fig = Figure(figsize=(7, 7.6), layout="constrained")
+    ax_s, ax_r = fig.subplots(2, 1)
+    fig.get_layout_engine().set(h_pad=0.3)  # room between the two graphs
+    for ax in (ax_s, ax_r):
+        ax.set_xlim(-0.12, 1.08)
+        ax.set_ylim(-0.04, 1.0)
+        ax.set_axis_off()
+
+    # Top: z drawn by a sampler, a stochastic node.
+    ax_s.set_title(r"sampled: $z \sim \mathcal{N}(\mu, \sigma^2)$ is a stochastic node",
+                   fontsize=12)
+    node(ax_s, (0.0, 0.82), r"$\mu$", "param")
+    node(ax_s, (0.0, 0.28), r"$\sigma$", "param")
+    node(ax_s, (0.5, 0.55), r"$z$", "random")
+    node(ax_s, (0.95, 0.55), r"$f(z)$", "det")
+    arrow(ax_s, (0.0, 0.82), (0.5, 0.55))
+    arrow(ax_s, (0.0, 0.28), (0.5, 0.55))
+    arrow(ax_s, (0.5, 0.55), (0.95, 0.55))
+    arrow(ax_s, (0.95, 0.55), (0.5, 0.55), BLUE, "--", rad=0.4)
+    arrow(ax_s, (0.5, 0.55), (0.0, 0.82), ORANGE, ":", rad=0.3)
+    arrow(ax_s, (0.5, 0.55), (0.0, 0.28), ORANGE, ":", rad=-0.3)
+    for y in (0.88, 0.2):
+        ax_s.text(0.25, y, "✗", color=ORANGE, fontsize=20, ha="center", va="center",
+                  weight="bold")
+    ax_s.text(0.48, 0.0, r"torch defines $\partial z / \partial \mu$ as 0: no gradient"
+              r" reaches $\mu$, $\sigma$", ha="center", fontsize=11.5, color=ORANGE)
+
+    # Bottom: z = mu + sigma * eps, a deterministic node with the noise as an input.
+    ax_r.set_title(r"reparameterized: $z = \mu + \sigma\epsilon$ is a deterministic node",
+                   fontsize=12)
+    node(ax_r, (0.0, 0.86), r"$\mu$", "param")
+    node(ax_r, (0.0, 0.55), r"$\sigma$", "param")
+    node(ax_r, (0.02, 0.2), r"$\epsilon \sim \mathcal{N}(0, 1)$", "noise")
+    node(ax_r, (0.52, 0.55), r"$z = \mu + \sigma\epsilon$", "det")
+    node(ax_r, (0.95, 0.55), r"$f(z)$", "det")
+    for y in (0.86, 0.55, 0.2):
+        arrow(ax_r, (0.0, y), (0.52, 0.55))
+    arrow(ax_r, (0.52, 0.55), (0.95, 0.55))
+    arrow(ax_r, (0.95, 0.55), (0.52, 0.55), BLUE, "--", rad=0.4)
+    arrow(ax_r, (0.52, 0.55), (0.0, 0.86), BLUE, "--", rad=0.3)
+    arrow(ax_r, (0.52, 0.55), (0.0, 0.55), BLUE, "--", rad=0.45)
+    ax_r.set_ylim(-0.04, 1.08)  # room for the label above the arrows
+    ax_r.text(0.3, 0.96, r"$\partial z/\partial\mu = 1$", color=BLUE, fontsize=12,
+              ha="center")
+    ax_r.text(0.2, 0.43, r"$\partial z/\partial\sigma = \epsilon$", color=BLUE, fontsize=12,
+              ha="center")
+    ax_r.text(0.48, 0.0, r"the noise is an input: the gradient reaches $\mu$ and $\sigma$",
+              ha="center", fontsize=11.5, color=BLUE)
+
+    handles = [Line2D([], [], color="black", lw=1.5, label="forward pass"),
+               Line2D([], [], color=BLUE, lw=1.5, ls="--", label="gradient"),
+               Line2D([], [], color=ORANGE, lw=1.5, ls=":", label="gradient blocked")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False,
+               fontsize=11)
+    return fig
+
+
 def _fig_ax(ax, size):
     if ax is not None:
         return ax.figure, ax

@@ -44,7 +44,7 @@ from ._runner import FAIL, PASS, Case, CheckFailed, CheckResult, CheckSpec, Valu
 from .capstone import check_capstone, check_regression_direction  # noqa: F401  (lesson 14-8)
 from .elbo import LOG_2PI, check_elbo_1d, check_gaussian_log_density
 from .kl import check_kl, check_kl_monte_carlo
-from .lessons2 import check_exp_gradient, check_kl_general, check_training_step  # noqa: F401  (lessons 14-4, 14-5)
+from .lessons2 import check_exp_gradient, check_first_collapse, check_kl_general, check_training_step  # noqa: F401  (lessons 14-4, 14-5)
 from .practice import check_activity, check_free_bits  # noqa: F401  (lesson 14-7)
 from .reconstruction import check_reconstruction_loss
 from .reparameterize import check_reparameterize, check_score_function_gradient

@@ -5,6 +5,7 @@
 | :func:`check_kl_general` | ``fn(mu1, var1, mu2, var2)`` -> KL(N(mu1, var1) ‖ N(mu2, var2)) | 14-4 |
 | :func:`check_exp_gradient` | ``fn(mu, logvar)`` -> exact (d/dmu, d/dlogvar) of E[exp(z)] | 14-5 |
 | :func:`check_training_step` | ``fn(model, x, optimizer, generator)`` -> loss of one step | 14-5 |
+| :func:`check_first_collapse` | ``fn(kl_by_beta, threshold=0.01)`` -> (beta, n collapsed) | 14-6 |
 
 Both compare with an independent reference (``torch.distributions`` for the KL, autograd
 through a closed form and a Monte Carlo pathwise estimate for the gradient) and name the
@@ -204,3 +205,45 @@ def check_training_step(fn: Callable, verbose: bool = True) -> CheckResult:
                        "reconstruction + mean KL; zero the gradients, backward, step")
 
     return _run(name, [("three training steps of a small VAE", body)], verbose)
+
+
+def check_first_collapse(fn: Callable, verbose: bool = True) -> CheckResult:
+    """Check ``fn(kl_by_beta, threshold=0.01)``: given a dict {beta: KL per latent dimension [d]},
+    return ``(beta, n)``: the smallest beta at which at least one dimension has a KL below
+    ``threshold``, and how many dimensions do there; ``(None, 0)`` if none collapses (lesson
+    14-6, exercise ex-14-6-collapse)."""
+    name = "check_first_collapse"
+    if not callable(fn):
+        return _not_callable(name, "my_first_collapse", fn, verbose)
+
+    def case(kl_by_beta, expected, threshold=None):
+        def body():
+            args = ({b: v.clone() for b, v in kl_by_beta.items()},)
+            out = _call(fn, *args) if threshold is None else _call(fn, *args, threshold=threshold)
+            if not isinstance(out, (tuple, list)) or len(out) != 2:
+                raise _Failure("return a pair (beta, number of collapsed dimensions).", None)
+            beta, n = out[0], int(out[1])
+            if (beta, n) == expected:
+                return
+            hint = None
+            wanted_beta = expected[0]
+            if beta == wanted_beta:
+                hint = "count the dimensions below the threshold at that beta, not at another"
+            elif beta is not None and wanted_beta is not None and beta > wanted_beta:
+                hint = "the smallest beta: look at the betas in increasing order (the dict may not be sorted)"
+            elif beta is not None and wanted_beta is None:
+                hint = "no dimension is below the threshold here: return (None, 0)"
+            raise _Failure(f"you returned ({beta}, {n}), expected ({wanted_beta}, {expected[1]}).",
+                           hint or "a dimension has collapsed when its KL is below the threshold")
+        return body
+
+    t = torch.tensor
+    cases = [
+        ("the third beta collapses one dimension",
+         case({1: t([2.0, 0.5, 0.3]), 2: t([1.5, 0.2, 0.05]), 4: t([1.0, 0.1, 0.004])}, (4, 1))),
+        ("an unsorted dict", case({8: t([0.5, 0.001, 0.002]), 2: t([1.0, 0.3, 0.2]), 4: t([0.8, 0.2, 0.005])}, (4, 1))),
+        ("two dimensions collapse at once", case({0.5: t([1.0, 1.0]), 16: t([0.003, 0.008])}, (16, 2))),
+        ("no collapse at all", case({1: t([1.0, 0.5]), 2: t([0.9, 0.4])}, (None, 0))),
+        ("a threshold of 0.1", case({1: t([1.0, 0.05]), 2: t([0.9, 0.01])}, (1, 1), threshold=0.1)),
+    ]
+    return _run(name, cases, verbose)
