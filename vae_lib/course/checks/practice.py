@@ -89,6 +89,8 @@ def check_free_bits(fn: Callable, verbose: bool = True) -> CheckResult:
     def variants(mu, logvar, lam):
         kl = _kl_elements(mu, logvar)
         return [
+            ("this is the plain KL without the allowance lam: take max(lam, KL_j) per dimension",
+             kl.mean(0).sum()),
             ("you clamped each image's KL_nj before averaging: free bits clamps the batch average KL_j of "
              "each dimension (so the encoder may spend more on one image and less on another)",
              kl.clamp(min=lam).mean(0).sum()),
@@ -98,15 +100,15 @@ def check_free_bits(fn: Callable, verbose: bool = True) -> CheckResult:
              "follow KL_j",
              kl.mean(0).clamp(max=lam).sum()),
             ("you summed over the batch: KL_j is a mean over the images", kl.sum(0).clamp(min=lam).sum()),
-            ("this is the plain KL without the allowance lam", kl.mean(0).sum()),
         ]
 
     def compare(mu, logvar, lam, rtol=1e-5, atol=1e-6):
         out = _call(fn, mu, logvar, lam)
-        return _expect(out, reference(mu.detach(), logvar.detach(), lam), variants=variants(mu.detach(),
-                       logvar.detach(), lam), rtol=rtol, atol=atol, what="your free-bits KL",
-                       shape_hint=lambda o: "return one number: the sum over the dimensions of "
-                                            "max(lam, KL_j)")
+        mu, logvar = mu.detach(), logvar.detach()
+        _expect(out.detach() if isinstance(out, torch.Tensor) else out, reference(mu, logvar, lam),
+                variants=variants(mu, logvar, lam), rtol=rtol, atol=atol, what="your free-bits KL",
+                shape_hint=lambda o: "return one number: the sum over the dimensions of max(lam, KL_j)")
+        return out
 
     def data(seed, n=64, d=5):
         mu = _randn(n, d, seed=seed) * torch.tensor([2.0, 1.0, 0.3, 0.05, 0.0])[:d]
@@ -132,6 +134,9 @@ def check_free_bits(fn: Callable, verbose: bool = True) -> CheckResult:
         mu.requires_grad_(True)
         logvar.requires_grad_(True)
         out = compare(mu, logvar, 0.5)
+        if not isinstance(out, torch.Tensor):
+            raise _Failure("your result is a plain number, cut off from autograd (training needs it).",
+                           "return the tensor itself (no .item() or float(...))")
         grads = _backward(out, {"mu": mu, "logvar": logvar})
         kl_j = _kl_elements(mu.detach(), logvar.detach()).mean(0)
         below = kl_j < 0.5
