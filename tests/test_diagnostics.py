@@ -206,3 +206,23 @@ def test_the_aggregate_density_integrates_to_one():
     z = torch.linspace(-8, 8, 4001)[:, None]
     density = aggregate_log_density(model, images(100), z).exp()
     assert torch.trapezoid(density, z[:, 0].double()).item() == pytest.approx(1.0, abs=1e-4)
+
+
+# --------------------------------------------------------------------------- the lesson's checks
+
+
+def test_the_lesson_14_7_checks_accept_correct_answers_and_reject_typical_mistakes():
+    from vae_lib import checks
+
+    def kl(mu, logvar):
+        return 0.5 * (mu**2 + logvar.exp() - logvar - 1)
+
+    assert checks.check_activity(lambda mu: mu.var(0, correction=0), verbose=False)
+    assert checks.check_activity(lambda mu: mu.var(0), verbose=False)          # N - 1 accepted too
+    assert not checks.check_activity(lambda mu: mu.std(0), verbose=False)
+    assert not checks.check_activity(lambda mu: mu.var(1), verbose=False)
+    assert checks.check_free_bits(lambda mu, lv, lam: kl(mu, lv).mean(0).clamp(min=lam).sum(), verbose=False)
+    per_image = checks.check_free_bits(lambda mu, lv, lam: kl(mu, lv).clamp(min=lam).mean(0).sum(),
+                                       verbose=False)
+    assert not per_image and "each image" in str(per_image)
+    assert not checks.check_free_bits(lambda mu, lv, lam: kl(mu, lv).mean(0).sum(), verbose=False)
