@@ -162,9 +162,12 @@ def test_no_solution_text_anywhere(student):
 
 def test_written_solutions_gates_and_assert_solution_cells_removed(student):
     original = synthetic_notebook()
-    assert len(student.cells) == len(original.cells) - 8
+    assert len(student.cells) == len(original.cells) - 7
     assert not any("assert-solution" in c.metadata.get("tags", []) for c in student.cells)
     assert not any(c.cell_type == "markdown" and "solution" in c.metadata.get("tags", []) for c in student.cells)
+    # a written solution leaves a cell for the student's own answer, in its place
+    answers = [c for c in student.cells if "answer" in c.metadata.get("tags", [])]
+    assert [c.source for c in answers] == ["*Your answer (double-click this cell to write it):*"]
     inline = next(c for c in student.cells if "— Inline" in c.source)
     assert inline.source.startswith("**Exercise 3 — Inline**") and "Text after the solution stays." in inline.source
     hidden = next(c for c in student.cells if "secret_hidden_test():" in c.source)

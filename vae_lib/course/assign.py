@@ -69,6 +69,8 @@ _MD_END_SOLUTION = re.compile(r"^[ \t]*(?:#+|<!--)?[ \t]*END SOLUTION[ \t]*(?:--
 
 STUB_CODE = ("# YOUR CODE HERE", "raise NotImplementedError()")
 STUB_MARKDOWN = "YOUR ANSWER HERE"
+# What replaces a written solution in a student notebook: a cell for the student's own answer.
+STUDENT_ANSWER = "*Your answer (double-click this cell to write it):*"
 
 
 class AssignError(ValueError):
@@ -658,8 +660,15 @@ def student_notebook(nb, name: str = "notebook", labels: dict[str, str] | None =
                     if gate is None:
                         raise AssignError(f"{where}: a {{solution-end}} with no {{solution-start}} before it")
                     gate = None
-            if "solution" in tags or (gate is not None and not names):
-                continue  # a written solution, or prose inside a gated solution
+            if gate is not None and not names:
+                continue  # prose inside a gated solution
+            if "solution" in tags:  # a written solution: the student's answer goes here
+                cell["source"] = STUDENT_ANSWER
+                _clear(cell)
+                cell.get("metadata", {}).pop("nbgrader", None)
+                cell["metadata"]["tags"] = [t for t in cell["metadata"].get("tags", []) if t != "solution"] + ["answer"]
+                cells.append(cell)
+                continue
             text = _strip_markdown_markers(text, where)
             left = _left_directives(text)
             if left:
