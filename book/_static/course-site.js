@@ -115,10 +115,12 @@
   function markWideInlineMath() {
     document.querySelectorAll('.bd-article mjx-container[jax="CHTML"]:not([display="true"])')
       .forEach(function (m) {
-        const parent = m.parentElement;
-        if (!parent) return;
-        const box = parent.getBoundingClientRect();
-        m.classList.toggle("course-wide-inline", m.getBoundingClientRect().width > box.width + 1);
+        // the block the formula sits in (its own span.math is exactly as wide as it is)
+        const block = m.parentElement && m.parentElement.closest("p, li, dd, td, th, div, figcaption");
+        if (!block) return;
+        const box = block.getBoundingClientRect();
+        const r = m.getBoundingClientRect();
+        m.classList.toggle("course-wide-inline", r.width > box.width + 1 || r.right > box.right + 1);
       });
   }
   function afterMath(tries) {
