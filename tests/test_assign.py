@@ -3,6 +3,7 @@
 Unit tests build small synthetic notebooks in a temporary folder; the last tests run
 over the real ``lessons/*.ipynb`` (each skipped while its lesson does not exist yet).
 """
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,14 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output, new_raw_cell
 
 from vae_lib import cli
-from vae_lib.assign import (AssignError, answer_key_notebook, assign, python_source, student_notebook,
-                            with_assert_cells)
+from vae_lib.assign import (
+    AssignError,
+    answer_key_notebook,
+    assign,
+    python_source,
+    student_notebook,
+    with_assert_cells,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LESSONS = REPO_ROOT / "lessons"
@@ -54,40 +61,59 @@ def synthetic_notebook():
     """A small lesson with every kind of solution markup the course uses."""
     cells = [
         new_markdown_cell("# 14-9 A synthetic lesson\n\nSome prose."),
-        new_code_cell("import math\nimport torch\nfrom vae_lib import checks\n"
-                      "%config InlineBackend.figure_format = 'png'"),
+        new_code_cell(
+            "import math\nimport torch\nfrom vae_lib import checks\n"
+            "%config InlineBackend.figure_format = 'png'"
+        ),
         new_markdown_cell("```{exercise} Implement the KL\n:label: ex-kl\n\nWrite `my_kl(mu, logvar)`.\n```"),
         new_markdown_cell("```{solution-start} ex-kl\n:class: dropdown\n```"),
-        tagged(new_code_cell(
-            "def my_kl(mu, logvar):\n"
-            "    ### BEGIN SOLUTION\n"
-            "    return 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(-1)\n"
-            "    ### END SOLUTION"), "solution"),
+        tagged(
+            new_code_cell(
+                "def my_kl(mu, logvar):\n"
+                "    ### BEGIN SOLUTION\n"
+                "    return 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(-1)\n"
+                "    ### END SOLUTION"
+            ),
+            "solution",
+        ),
         new_markdown_cell("```{solution-end}\n```"),
         new_code_cell("checks.check_kl(my_kl)"),
-        tagged(new_code_cell("assert checks.check_kl(my_kl, verbose=False)"), "remove-cell", "assert-solution"),
+        tagged(
+            new_code_cell("assert checks.check_kl(my_kl, verbose=False)"), "remove-cell", "assert-solution"
+        ),
         # a solution nested two levels deep, with code after it
-        tagged(new_code_cell(
-            "def nested(value, offset_secret=1):\n"
-            "    if value > 0:\n"
-            "        ### BEGIN SOLUTION\n"
-            "        scaled = value * 2  # secret\n"
-            "        total = scaled + offset_secret\n"
-            "        ### END SOLUTION\n"
-            "        return total\n"
-            "    return 0"), "solution"),
+        tagged(
+            new_code_cell(
+                "def nested(value, offset_secret=1):\n"
+                "    if value > 0:\n"
+                "        ### BEGIN SOLUTION\n"
+                "        scaled = value * 2  # secret\n"
+                "        total = scaled + offset_secret\n"
+                "        ### END SOLUTION\n"
+                "        return total\n"
+                "    return 0"
+            ),
+            "solution",
+        ),
         # a top-level solution followed by more code
-        tagged(new_code_cell(
-            "### BEGIN SOLUTION\n"
-            "kl_by_hand = 0.5 * ((0.25 + 0.25 - math.log(0.25) - 1) + (1 + 2 - math.log(2) - 1))\n"
-            "### END SOLUTION\n"
-            "print(kl_by_hand)"), "solution"),
+        tagged(
+            new_code_cell(
+                "### BEGIN SOLUTION\n"
+                "kl_by_hand = 0.5 * ((0.25 + 0.25 - math.log(0.25) - 1) + (1 + 2 - math.log(2) - 1))\n"
+                "### END SOLUTION\n"
+                "print(kl_by_hand)"
+            ),
+            "solution",
+        ),
         new_code_cell("checks.check_worked_example(kl_by_hand)"),
         # a written exercise with its solution
         new_markdown_cell("```{exercise} Why?\n:label: ex-why\n\nExplain.\n```"),
-        tagged(new_markdown_cell(
-            "```{solution} ex-why\n:class: dropdown\n\nThe secret written answer: the KL is never negative.\n```"),
-            "solution"),
+        tagged(
+            new_markdown_cell(
+                "```{solution} ex-why\n:class: dropdown\n\nThe secret written answer: the KL is never negative.\n```"
+            ),
+            "solution",
+        ),
         # a gated solution with prose and a code cell without markers
         new_markdown_cell("````{solution-start} ex-gate\n:class: dropdown\n````"),
         new_markdown_cell("Gated prose that explains the secret solution."),
@@ -97,10 +123,13 @@ def synthetic_notebook():
         new_markdown_cell(
             "```{exercise} Inline\n:label: ex-inline\n\nA question.\n```\n\n"
             ":::{solution} ex-inline\n:class: dropdown\n\nAn inline secret solution inside an exercise cell.\n:::\n\n"
-            "Text after the solution stays."),
+            "Text after the solution stays."
+        ),
         # hidden tests (nbgrader) inside an ordinary test cell
-        new_code_cell("def secret_hidden_test():\n    return True\n\nassert True\n"
-                      "### BEGIN HIDDEN TESTS\nassert secret_hidden_test()\n### END HIDDEN TESTS"),
+        new_code_cell(
+            "def secret_hidden_test():\n    return True\n\nassert True\n"
+            "### BEGIN HIDDEN TESTS\nassert secret_hidden_test()\n### END HIDDEN TESTS"
+        ),
         # a hidden assert about the prose (not about a solution): stays
         tagged(new_code_cell("assert round(math.log(2), 3) == 0.693"), "remove-cell"),
         new_raw_cell("raw text stays"),
@@ -145,8 +174,10 @@ def test_solution_code_is_stripped_and_cells_stay_valid_python(student):
             compile(python_source(cell.source), "<cell>", "exec")
     sources = [c.source for c in student.cells]
     assert ("def my_kl(mu, logvar):\n    # YOUR CODE HERE\n    raise NotImplementedError()") in sources
-    assert ("def nested(value, offset_secret=1):\n    if value > 0:\n        # YOUR CODE HERE\n"
-            "        raise NotImplementedError()\n        return total\n    return 0") in sources
+    assert (
+        "def nested(value, offset_secret=1):\n    if value > 0:\n        # YOUR CODE HERE\n"
+        "        raise NotImplementedError()\n        return total\n    return 0"
+    ) in sources
     assert "# YOUR CODE HERE\nraise NotImplementedError()\nprint(kl_by_hand)" in sources
     # a code cell inside a gated solution without markers is replaced as a whole (nbgrader's rule)
     assert sources.count("# YOUR CODE HERE\nraise NotImplementedError()") == 1
@@ -164,12 +195,17 @@ def test_written_solutions_gates_and_assert_solution_cells_removed(student):
     original = synthetic_notebook()
     assert len(student.cells) == len(original.cells) - 7
     assert not any("assert-solution" in c.metadata.get("tags", []) for c in student.cells)
-    assert not any(c.cell_type == "markdown" and "solution" in c.metadata.get("tags", []) for c in student.cells)
+    assert not any(
+        c.cell_type == "markdown" and "solution" in c.metadata.get("tags", []) for c in student.cells
+    )
     # a written solution leaves a cell for the student's own answer, in its place
     answers = [c for c in student.cells if "answer" in c.metadata.get("tags", [])]
     assert [c.source for c in answers] == ["*Your answer (double-click this cell to write it):*"]
     inline = next(c for c in student.cells if "— Inline" in c.source)
-    assert inline.source.startswith("**Exercise 3 — Inline**") and "Text after the solution stays." in inline.source
+    assert (
+        inline.source.startswith("**Exercise 3 — Inline**")
+        and "Text after the solution stays." in inline.source
+    )
     hidden = next(c for c in student.cells if "secret_hidden_test():" in c.source)
     assert hidden.source.rstrip().endswith("assert True")
 
@@ -177,12 +213,18 @@ def test_written_solutions_gates_and_assert_solution_cells_removed(student):
 def test_other_cells_unchanged():
     original = synthetic_notebook()
     student = student_notebook(original, "synthetic.ipynb")
-    kept = [c for c in original.cells
-            if "solution" not in c.metadata.get("tags", []) and "assert-solution" not in c.metadata.get("tags", [])
-            and "{solution" not in c.source and "BEGIN" not in c.source and "```{" not in c.source
-            and "remove-cell" not in c.metadata.get("tags", [])
-            and c.source not in ("Gated prose that explains the secret solution.",
-                                 "answer_from_gate_without_markers = 42")]
+    kept = [
+        c
+        for c in original.cells
+        if "solution" not in c.metadata.get("tags", [])
+        and "assert-solution" not in c.metadata.get("tags", [])
+        and "{solution" not in c.source
+        and "BEGIN" not in c.source
+        and "```{" not in c.source
+        and "remove-cell" not in c.metadata.get("tags", [])
+        and c.source
+        not in ("Gated prose that explains the secret solution.", "answer_from_gate_without_markers = 42")
+    ]
     assert len(kept) >= 6
     by_id = {c.id: c for c in student.cells}
     for cell in kept:
@@ -228,14 +270,24 @@ def test_answer_key_keeps_solutions_without_markers():
             compile(python_source(cell.source), "<cell>", "exec")
 
 
-@pytest.mark.parametrize("source, message", [
-    ("def f():\n    ### BEGIN SOLUTION\n    return 1\n",
-     "'### BEGIN SOLUTION' on line 2 has no matching '### END SOLUTION'"),
-    ("def f():\n    return 1\n    ### END SOLUTION\n",
-     "'### END SOLUTION' on line 3 has no matching '### BEGIN SOLUTION'"),
-    ("### BEGIN SOLUTION\nx = 1\n### BEGIN SOLUTION\ny = 2\n### END SOLUTION\n", "line 3 opens a new block"),
-    ("### BEGIN HIDDEN TESTS\nassert x\n", "'### BEGIN HIDDEN TESTS' on line 1 has no matching"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        (
+            "def f():\n    ### BEGIN SOLUTION\n    return 1\n",
+            "'### BEGIN SOLUTION' on line 2 has no matching '### END SOLUTION'",
+        ),
+        (
+            "def f():\n    return 1\n    ### END SOLUTION\n",
+            "'### END SOLUTION' on line 3 has no matching '### BEGIN SOLUTION'",
+        ),
+        (
+            "### BEGIN SOLUTION\nx = 1\n### BEGIN SOLUTION\ny = 2\n### END SOLUTION\n",
+            "line 3 opens a new block",
+        ),
+        ("### BEGIN HIDDEN TESTS\nassert x\n", "'### BEGIN HIDDEN TESTS' on line 1 has no matching"),
+    ],
+)
 def test_unbalanced_markers_name_notebook_and_cell(source, message):
     nb = new_notebook(cells=[new_markdown_cell("# Title"), new_code_cell("x = 0"), new_code_cell(source)])
     with pytest.raises(AssignError) as info:
@@ -245,13 +297,18 @@ def test_unbalanced_markers_name_notebook_and_cell(source, message):
     assert message in text
 
 
-@pytest.mark.parametrize("cells, message", [
-    (["```{solution-start} ex\n```", "x = 1"], "has no {solution-end}"),
-    (["```{solution-end}\n```"], "with no {solution-start} before it"),
-    (["```{solution-start} a\n```", "```{solution-start} b\n```", "```{solution-end}\n```"],
-     "inside the gated solution opened in cell 1"),
-    (["```{solution} ex\nunclosed answer"], "has no closing ```"),
-])
+@pytest.mark.parametrize(
+    "cells, message",
+    [
+        (["```{solution-start} ex\n```", "x = 1"], "has no {solution-end}"),
+        (["```{solution-end}\n```"], "with no {solution-start} before it"),
+        (
+            ["```{solution-start} a\n```", "```{solution-start} b\n```", "```{solution-end}\n```"],
+            "inside the gated solution opened in cell 1",
+        ),
+        (["```{solution} ex\nunclosed answer"], "has no closing ```"),
+    ],
+)
 def test_unbalanced_gates_name_notebook_and_cell(cells, message):
     nb = new_notebook(cells=[new_code_cell(c) if c == "x = 1" else new_markdown_cell(c) for c in cells])
     with pytest.raises(AssignError) as info:
@@ -378,10 +435,17 @@ def test_cli(tmp_path, capsys):
 def _execute(nb, cwd: Path, monkeypatch, allow_errors: bool, timeout: int = 120):
     nbclient = pytest.importorskip("nbclient")
     # the kernel imports vae_lib from this checkout, installed or not
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    )
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
-                                     resources={"metadata": {"path": str(cwd)}})
+    client = nbclient.NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=allow_errors,
+        resources={"metadata": {"path": str(cwd)}},
+    )
     client.execute()
     return nb
 
@@ -409,11 +473,20 @@ def test_student_copy_runs_and_checks_report_failure(tmp_path, monkeypatch):
     assert "replace `raise NotImplementedError()` with your code" in check
     assert "Traceback" not in check
     # a top-level stub raises where the student has to write code
-    stub = next(c for c in nb.cells if c.source.startswith("# YOUR CODE HERE\nraise NotImplementedError()\nprint"))
+    stub = next(
+        c for c in nb.cells if c.source.startswith("# YOUR CODE HERE\nraise NotImplementedError()\nprint")
+    )
     assert "NotImplementedError" in _output_text(stub)
     # cells without solutions run normally
-    assert _output_text(cells["import math\nimport torch\nfrom vae_lib import checks\n"
-                              "%config InlineBackend.figure_format = 'png'"]) == ""
+    assert (
+        _output_text(
+            cells[
+                "import math\nimport torch\nfrom vae_lib import checks\n"
+                "%config InlineBackend.figure_format = 'png'"
+            ]
+        )
+        == ""
+    )
 
 
 def test_instructor_notebook_passes_every_check(tmp_path, monkeypatch):
@@ -471,8 +544,11 @@ def _solution_lines(nb) -> tuple[set[str], set[str]]:
                 else:
                     elsewhere.add(line.strip())
         elif cell.cell_type == "markdown" and "solution" in tags:
-            solution.update(line.strip() for line in lines
-                            if not line.strip().startswith(("```", ":::", ":class:", ":label:")))
+            solution.update(
+                line.strip()
+                for line in lines
+                if not line.strip().startswith(("```", ":::", ":class:", ":label:"))
+            )
         else:
             elsewhere.update(line.strip() for line in lines)
     elsewhere_text = "\n".join(elsewhere)
@@ -518,15 +594,22 @@ def test_real_lesson_student_copy_runs(name, assigned_lessons, monkeypatch):
     if not (LESSONS / name).is_file():
         pytest.skip(f"lessons/{name} does not exist yet")
     nb = nbformat.read(str(assigned_lessons / name), as_version=4)
-    check_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "checks.check_" in c.source
-                   and "remove-cell" not in c.metadata.get("tags", [])]
+    check_cells = [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code"
+        and "checks.check_" in c.source
+        and "remove-cell" not in c.metadata.get("tags", [])
+    ]
     assert check_cells, f"{name} has no check cell"
     # The student copy runs up to its first exercise and that exercise's check, which fails.
-    nb.cells = nb.cells[:check_cells[0] + 1]
+    nb.cells = nb.cells[: check_cells[0] + 1]
     # run in the student folder, so that nothing a lesson writes can land in the repository
     _execute(nb, assigned_lessons, monkeypatch, allow_errors=False, timeout=120)
     first = _output_text(nb.cells[-1])
-    assert "✗" in first or "Error" in first, f"{name}: the first check did not fail in the student copy:\n{first}"
+    assert "✗" in first or "Error" in first, (
+        f"{name}: the first check did not fail in the student copy:\n{first}"
+    )
 
 
 # --------------------------------------------------------------------------- plain Markdown
@@ -544,8 +627,10 @@ def _student_text(*sources, name="14-9-x.ipynb", tags=None) -> str:
 
 
 def test_crlf_line_endings_never_leak_a_solution():
-    crlf = ("```{exercise} Q\r\n:label: ex-q\r\n\r\nAsk.\r\n```\r\n\r\n"
-            "```{solution} ex-q\r\n:class: dropdown\r\n\r\nThe secret CRLF answer.\r\n```\r\n\r\nAfter.")
+    crlf = (
+        "```{exercise} Q\r\n:label: ex-q\r\n\r\nAsk.\r\n```\r\n\r\n"
+        "```{solution} ex-q\r\n:class: dropdown\r\n\r\nThe secret CRLF answer.\r\n```\r\n\r\nAfter."
+    )
     text = _student_text(crlf)
     assert "secret CRLF answer" not in text and "{solution" not in text and "\r" not in text
     assert text.startswith("**Exercise 14-9.1 — Q**") and "After." in text
@@ -554,22 +639,28 @@ def test_crlf_line_endings_never_leak_a_solution():
 
 
 def test_code_fences_nested_in_a_solution_never_leak():
-    nested = ("Question text.\n\n````{solution} ex-q\n:class: dropdown\n\n```python\nsecret_code = 1\n```\n\n"
-              "The secret prose after the code.\n````\n\nAfter.")
+    nested = (
+        "Question text.\n\n````{solution} ex-q\n:class: dropdown\n\n```python\nsecret_code = 1\n```\n\n"
+        "The secret prose after the code.\n````\n\nAfter."
+    )
     text = _student_text(nested)
     assert "secret_code" not in text and "secret prose" not in text and text.endswith("After.")
     colon = ":::{solution} ex-q\n```python\nsecret_code = 1\n```\nThe secret prose.\n:::\nAfter."
     text = _student_text(colon)
     assert "secret" not in text and "After." in text
     # a nested fence as long as the solution's own would close it early: an error, not a leak
-    early = "```{solution} ex-q\n```python\nsecret_code = 1\n```\nThe secret prose after the code.\n```\nAfter."
+    early = (
+        "```{solution} ex-q\n```python\nsecret_code = 1\n```\nThe secret prose after the code.\n```\nAfter."
+    )
     with pytest.raises(AssignError, match="as long as the directive's own"):
         _student_text(early)
 
 
 def test_solution_nested_in_a_list_or_quote_is_removed():
-    text = _student_text("- item one\n\n  ```{solution} ex-q\n  The secret listed answer.\n  ```\n- item two\n\n"
-                         "> ```{solution} ex-q\n> The secret quoted answer.\n> ```\n")
+    text = _student_text(
+        "- item one\n\n  ```{solution} ex-q\n  The secret listed answer.\n  ```\n- item two\n\n"
+        "> ```{solution} ex-q\n> The secret quoted answer.\n> ```\n"
+    )
     assert "secret" not in text and "item two" in text
 
 
@@ -579,8 +670,9 @@ def test_myst_becomes_plain_markdown():
         "see {numref}`fig-x`, {eq}`eq-x`, {ref}`sec-x`, {ref}`the exercise <ex-q>`, `{cite}` in code and "
         "$\\{a\\}$.\n\n$$\na = b\n$$ (eq-x)\n\n"
         "```{note}\nA note with **bold**.\n```\n\n:::{figure} ../book/_static/x.svg\n:alt: An alt text\n:name: fig-x\n\n"
-        "A caption.\n:::\n\n```{raw} html\n<div class=\"vae-explorer\"></div>\n```\n\n"
-        "```{exercise} Title with $x$\n:label: ex-q\n\nDo it.\n```")
+        'A caption.\n:::\n\n```{raw} html\n<div class="vae-explorer"></div>\n```\n\n'
+        "```{exercise} Title with $x$\n:label: ex-q\n\nDo it.\n```"
+    )
     assert "{" + "cite}" not in text.replace("`{cite}`", "")
     assert "[[KW13]](https://vae-course.github.io/chapter-14-vae/book/references.html)" in text
     assert "Higgins et al. [[HMP+17]](" in text
@@ -594,20 +686,27 @@ def test_myst_becomes_plain_markdown():
 
 
 def test_site_only_and_notebook_only_cells():
-    nb = new_notebook(cells=[
-        tagged(new_markdown_cell("Only on the site."), "site-only"),
-        tagged(new_code_cell("from vae_lib import widgets\nwidgets.latent_explorer()"), "remove-cell"),
-        tagged(new_code_cell("assert 1 + 1 == 2  # a guard of the prose"), "remove-cell"),
-        tagged(new_code_cell("x = 1\nassert x == 1  # kept on purpose"), "remove-cell", "notebook-only"),
-        tagged(new_code_cell("print('site')"), "site-only"),
-    ])
+    nb = new_notebook(
+        cells=[
+            tagged(new_markdown_cell("Only on the site."), "site-only"),
+            tagged(new_code_cell("from vae_lib import widgets\nwidgets.latent_explorer()"), "remove-cell"),
+            tagged(new_code_cell("assert 1 + 1 == 2  # a guard of the prose"), "remove-cell"),
+            tagged(new_code_cell("x = 1\nassert x == 1  # kept on purpose"), "remove-cell", "notebook-only"),
+            tagged(new_code_cell("print('site')"), "site-only"),
+        ]
+    )
     sources = [c.source for c in student_notebook(nb, "t.ipynb").cells]
-    assert sources == ["from vae_lib import widgets\nwidgets.latent_explorer()", "x = 1\nassert x == 1  # kept on purpose"]
+    assert sources == [
+        "from vae_lib import widgets\nwidgets.latent_explorer()",
+        "x = 1\nassert x == 1  # kept on purpose",
+    ]
 
 
 def test_figure_cells_get_their_caption():
     cell = new_code_cell("plot()")
-    cell.metadata["mystnb"] = {"figure": {"caption": "Codes, see {cite}`white2016sampling`.", "name": "fig-a"}}
+    cell.metadata["mystnb"] = {
+        "figure": {"caption": "Codes, see {cite}`white2016sampling`.", "name": "fig-a"}
+    }
     nb = new_notebook(cells=[new_markdown_cell("See {numref}`fig-a`."), cell])
     cells = student_notebook(nb, "14-9-x.ipynb").cells
     assert cells[0].source == "See Figure 1."
@@ -630,13 +729,19 @@ def test_committed_student_notebooks_are_up_to_date(tmp_path):
     fresh = tmp_path / "notebooks"
     assign(LESSONS, fresh)
     expected = sorted(os.listdir(fresh))
-    committed = sorted(p for p in os.listdir(STUDENT_DIR) if not p.startswith(".")) if STUDENT_DIR.is_dir() else []
-    stale = [name for name in expected
-             if name not in committed or (STUDENT_DIR / name).read_bytes() != (fresh / name).read_bytes()]
+    committed = (
+        sorted(p for p in os.listdir(STUDENT_DIR) if not p.startswith(".")) if STUDENT_DIR.is_dir() else []
+    )
+    stale = [
+        name
+        for name in expected
+        if name not in committed or (STUDENT_DIR / name).read_bytes() != (fresh / name).read_bytes()
+    ]
     extra = sorted(set(committed) - set(expected))
     assert not stale and not extra, (
         f"notebooks/ is stale (changed: {stale}, extra: {extra}): regenerate it with "
-        "`python -m vae_lib assign lessons/ --out notebooks/` and commit it")
+        "`python -m vae_lib assign lessons/ --out notebooks/` and commit it"
+    )
 
 
 def _names_defined(source: str) -> set[str]:
@@ -692,7 +797,7 @@ def test_dropped_hidden_cells_define_nothing_the_student_copy_reads(name):
         if not _hidden_assert(cell):
             continue
         defined = _names_defined(cell.source)
-        for later in nb.cells[i + 1:]:
+        for later in nb.cells[i + 1 :]:
             if later.cell_type != "code" or _hidden_assert(later):
                 continue
             used = (_names_read(later.source) & defined) - _names_defined(later.source)
@@ -709,28 +814,47 @@ def test_site_buttons_of_a_lesson_open_the_student_notebook(tmp_path):
     import importlib.util
     import types
 
-    spec = importlib.util.spec_from_file_location("student_links", REPO_ROOT / "book" / "_ext" / "student_links.py")
+    spec = importlib.util.spec_from_file_location(
+        "student_links", REPO_ROOT / "book" / "_ext" / "student_links.py"
+    )
     ext = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ext)
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "notebooks" / "14-4-kl.ipynb").write_text("{}")
     app = types.SimpleNamespace(srcdir=str(tmp_path))
     buttons = [
-        {"type": "group", "label": "launch-buttons", "buttons": [
-            {"url": "https://mybinder.org/v2/gh/o/r/main?urlpath=tree/lessons/14-4-kl.ipynb", "label": "binder"},
-            {"url": "https://colab.research.google.com/github/o/r/blob/main/lessons/14-4-kl.ipynb", "label": "colab"},
-        ]},
-        {"type": "group", "label": "download-buttons", "buttons": [
-            {"url": "../_sources/lessons/14-4-kl.ipynb", "label": "download-source-button"},
-            {"type": "javascript", "javascript": "window.print()", "label": "download-pdf-button"},
-        ]},
+        {
+            "type": "group",
+            "label": "launch-buttons",
+            "buttons": [
+                {
+                    "url": "https://mybinder.org/v2/gh/o/r/main?urlpath=tree/lessons/14-4-kl.ipynb",
+                    "label": "binder",
+                },
+                {
+                    "url": "https://colab.research.google.com/github/o/r/blob/main/lessons/14-4-kl.ipynb",
+                    "label": "colab",
+                },
+            ],
+        },
+        {
+            "type": "group",
+            "label": "download-buttons",
+            "buttons": [
+                {"url": "../_sources/lessons/14-4-kl.ipynb", "label": "download-source-button"},
+                {"type": "javascript", "javascript": "window.print()", "label": "download-pdf-button"},
+            ],
+        },
     ]
     context = {"header_buttons": buttons, "pathto": lambda name, resource=0: "../" + name}
     ext._page_context(app, "lessons/14-4-kl", "page.html", context, None)
     urls = [b.get("url") for group in buttons for b in group["buttons"]]
-    assert urls == ["https://mybinder.org/v2/gh/o/r/main?urlpath=tree/notebooks/14-4-kl.ipynb",
-                    "https://colab.research.google.com/github/o/r/blob/main/notebooks/14-4-kl.ipynb",
-                    "../notebooks/14-4-kl.ipynb", None]
+    assert urls == [
+        "https://mybinder.org/v2/gh/o/r/main?urlpath=tree/notebooks/14-4-kl.ipynb",
+        "https://colab.research.google.com/github/o/r/blob/main/notebooks/14-4-kl.ipynb",
+        "../notebooks/14-4-kl.ipynb",
+        None,
+    ]
     # a page without a student copy keeps the theme's links
     other = [{"url": "https://colab.research.google.com/github/o/r/blob/main/lessons/14-9-x.ipynb"}]
     ext._page_context(app, "lessons/14-9-x", "page.html", {"header_buttons": other, "pathto": str}, None)
@@ -792,4 +916,6 @@ def test_student_instructions_open_the_student_notebooks():
         text = (REPO_ROOT / doc).read_text()
         assert "jupyter lab notebooks/" in text, doc
         assert "jupyter lab lessons/" not in text, doc
-        assert "git clone" in text and "python3 -m venv .venv" in text and "download.pytorch.org/whl/cpu" in text
+        assert (
+            "git clone" in text and "python3 -m venv .venv" in text and "download.pytorch.org/whl/cpu" in text
+        )

@@ -3,6 +3,7 @@
 Every check must pass the reference implementation, fail the typical wrong ones with the
 right hint, survive a function that raises, stay fast, and never print the solution.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,14 +28,17 @@ def ref_log_density(x, mu, var):
 
 
 def ref_elbo(x, m, v, w, b, s2):
-    expected_log_lik = -0.5 * torch.log(2 * math.pi * s2) - ((x - w * m - b) ** 2 + w ** 2 * v) / (2 * s2)
-    return expected_log_lik - 0.5 * (m ** 2 + v - torch.log(v) - 1)
+    expected_log_lik = -0.5 * torch.log(2 * math.pi * s2) - ((x - w * m - b) ** 2 + w**2 * v) / (2 * s2)
+    return expected_log_lik - 0.5 * (m**2 + v - torch.log(v) - 1)
 
 
 def ref_elbo_math(x, m, v, w, b, s2):  # plain floats and math.log work too
     x, m, v, w, b, s2 = (float(a) for a in (x, m, v, w, b, s2))
-    return (-0.5 * math.log(2 * math.pi * s2) - ((x - w * m - b) ** 2 + w ** 2 * v) / (2 * s2)
-            - 0.5 * (m ** 2 + v - math.log(v) - 1))
+    return (
+        -0.5 * math.log(2 * math.pi * s2)
+        - ((x - w * m - b) ** 2 + w**2 * v) / (2 * s2)
+        - 0.5 * (m**2 + v - math.log(v) - 1)
+    )
 
 
 def ref_vae_loss(logits, x, mu, logvar, beta):
@@ -44,7 +48,7 @@ def ref_vae_loss(logits, x, mu, logvar, beta):
 
 
 def ref_kl(mu, logvar):
-    return 0.5 * (mu ** 2 + logvar.exp() - logvar - 1).sum(-1)
+    return 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(-1)
 
 
 def ref_kl_torch_distributions(mu, logvar):
@@ -68,7 +72,7 @@ def ref_reparameterize(mu, logvar, generator=None):
 
 def ref_score(mu, sigma, k, n, generator):
     z = mu + sigma * torch.randn(n, generator=generator, dtype=torch.float64)
-    return float(((z - k) ** 2 * (z - mu) / sigma ** 2).mean())
+    return float(((z - k) ** 2 * (z - mu) / sigma**2).mean())
 
 
 def ref_slerp(z0, z1, t):
@@ -140,263 +144,384 @@ WRONG = {
     "rec: mean over pixels": (
         checks.check_reconstruction_loss,
         lambda logits, x: F.binary_cross_entropy_with_logits(logits, x, reduction="none").mean(-1),
-        "you averaged over the pixels"),
+        "you averaged over the pixels",
+    ),
     "rec: default reduction": (
         checks.check_reconstruction_loss,
         lambda logits, x: F.binary_cross_entropy_with_logits(logits, x),
-        "reduction='mean' averages over everything"),
+        "reduction='mean' averages over everything",
+    ),
     "rec: batch sum": (
         checks.check_reconstruction_loss,
         lambda logits, x: F.binary_cross_entropy_with_logits(logits, x, reduction="sum"),
-        "you summed over the batch too"),
+        "you summed over the batch too",
+    ),
     "rec: sigmoid twice": (
         checks.check_reconstruction_loss,
-        lambda logits, x: F.binary_cross_entropy_with_logits(torch.sigmoid(logits), x, reduction="none").sum(-1),
-        "did you apply the sigmoid twice?"),
+        lambda logits, x: F.binary_cross_entropy_with_logits(torch.sigmoid(logits), x, reduction="none").sum(
+            -1
+        ),
+        "did you apply the sigmoid twice?",
+    ),
     "rec: log(sigmoid) unstable": (
         checks.check_reconstruction_loss,
-        lambda logits, x: -(x * torch.log(torch.sigmoid(logits))
-                            + (1 - x) * torch.log(1 - torch.sigmoid(logits))).sum(-1),
-        "compute the loss from the logits themselves"),
+        lambda logits, x: (
+            -(x * torch.log(torch.sigmoid(logits)) + (1 - x) * torch.log(1 - torch.sigmoid(logits))).sum(-1)
+        ),
+        "compute the loss from the logits themselves",
+    ),
     "rec: squared error": (
         checks.check_reconstruction_loss,
         lambda logits, x: ((torch.sigmoid(logits) - x) ** 2).sum(-1),
-        "this is a squared error"),
+        "this is a squared error",
+    ),
     # 14-2: Gaussian log-density
     "logdens: variance as scale": (
         checks.check_gaussian_log_density,
         lambda x, mu, var: torch.distributions.Normal(mu, var).log_prob(x),
-        "you used the variance where the standard deviation belongs"),
+        "you used the variance where the standard deviation belongs",
+    ),
     "logdens: no 1/2": (
         checks.check_gaussian_log_density,
         lambda x, mu, var: -torch.log(2 * math.pi * var) - (x - mu) ** 2 / (2 * var),
-        "did you forget the 1/2 in front of log(2π σ²)?"),
+        "did you forget the 1/2 in front of log(2π σ²)?",
+    ),
     "logdens: no 2pi": (
         checks.check_gaussian_log_density,
         lambda x, mu, var: -0.5 * torch.log(var) - (x - mu) ** 2 / (2 * var),
-        "did you drop the log(2π) constant?"),
+        "did you drop the log(2π) constant?",
+    ),
     "logdens: density": (
         checks.check_gaussian_log_density,
         lambda x, mu, var: ref_log_density(x, mu, var).exp(),
-        "you returned the density itself, not its logarithm"),
+        "you returned the density itself, not its logarithm",
+    ),
     "logdens: log(exp())": (
         checks.check_gaussian_log_density,
-        lambda x, mu, var: torch.log(torch.exp(-(x - mu) ** 2 / (2 * var)) / torch.sqrt(2 * math.pi * var)),
-        "instead of log(exp(...))"),
+        lambda x, mu, var: torch.log(torch.exp(-((x - mu) ** 2) / (2 * var)) / torch.sqrt(2 * math.pi * var)),
+        "instead of log(exp(...))",
+    ),
     "logdens: summed": (
         checks.check_gaussian_log_density,
         lambda x, mu, var: ref_log_density(x, mu, var).sum(),
-        "the log-density is elementwise"),
+        "the log-density is elementwise",
+    ),
     # 14-2: ELBO
     "elbo: no variance term": (
         checks.check_elbo_1d,
-        lambda x, m, v, w, b, s2: (-0.5 * torch.log(2 * math.pi * s2) - (x - w * m - b) ** 2 / (2 * s2)
-                                   - 0.5 * (m ** 2 + v - torch.log(v) - 1)),
-        "z is random under q, so its variance adds a term"),
+        lambda x, m, v, w, b, s2: (
+            -0.5 * torch.log(2 * math.pi * s2)
+            - (x - w * m - b) ** 2 / (2 * s2)
+            - 0.5 * (m**2 + v - torch.log(v) - 1)
+        ),
+        "z is random under q, so its variance adds a term",
+    ),
     "elbo: KL added": (
         checks.check_elbo_1d,
-        lambda x, m, v, w, b, s2: (-0.5 * torch.log(2 * math.pi * s2) - ((x - w * m - b) ** 2 + w ** 2 * v) / (2 * s2)
-                                   + 0.5 * (m ** 2 + v - torch.log(v) - 1)),
-        "you added the KL term: the ELBO subtracts it"),
+        lambda x, m, v, w, b, s2: (
+            -0.5 * torch.log(2 * math.pi * s2)
+            - ((x - w * m - b) ** 2 + w**2 * v) / (2 * s2)
+            + 0.5 * (m**2 + v - torch.log(v) - 1)
+        ),
+        "you added the KL term: the ELBO subtracts it",
+    ),
     "elbo: negative": (
         checks.check_elbo_1d,
         lambda x, m, v, w, b, s2: -ref_elbo(x, m, v, w, b, s2),
-        "you returned minus the ELBO"),
+        "you returned minus the ELBO",
+    ),
     "elbo: no constant": (
         checks.check_elbo_1d,
         lambda x, m, v, w, b, s2: ref_elbo(x, m, v, w, b, s2) + 0.5 * torch.log(2 * math.pi * s2),
-        "you dropped the constant -1/2 log(2π s2)"),
+        "you dropped the constant -1/2 log(2π s2)",
+    ),
     "elbo: no entropy": (
         checks.check_elbo_1d,
         lambda x, m, v, w, b, s2: ref_elbo(x, m, v, w, b, s2) - 0.5 * torch.log(v),
-        "did you drop the -log v term"),
+        "did you drop the -log v term",
+    ),
     # 14-3: VAE loss
     "vae: batch sum": (
         checks.check_vae_loss,
         lambda logits, x, mu, lv, beta: (lambda r, k: (r + beta * k, r, k))(
-            ref_reconstruction(logits, x).sum(), kl_divergence(mu, lv).sum()),
-        "your loss is the batch SUM: average over the batch"),
+            ref_reconstruction(logits, x).sum(), kl_divergence(mu, lv).sum()
+        ),
+        "your loss is the batch SUM: average over the batch",
+    ),
     "vae: pixel mean": (
         checks.check_vae_loss,
         lambda logits, x, mu, lv, beta: (lambda r, k: (r + beta * k, r, k))(
-            F.binary_cross_entropy_with_logits(logits, x), kl_divergence(mu, lv).mean()),
-        "averages over the pixels too"),
+            F.binary_cross_entropy_with_logits(logits, x), kl_divergence(mu, lv).mean()
+        ),
+        "averages over the pixels too",
+    ),
     "vae: beta on reconstruction": (
         checks.check_vae_loss,
         lambda logits, x, mu, lv, beta: (lambda r, k: (beta * r + k, r, k))(
-            ref_reconstruction(logits, x).mean(), kl_divergence(mu, lv).mean()),
-        "beta multiplies the KL term, not the reconstruction"),
+            ref_reconstruction(logits, x).mean(), kl_divergence(mu, lv).mean()
+        ),
+        "beta multiplies the KL term, not the reconstruction",
+    ),
     "vae: beta ignored": (
         checks.check_vae_loss,
         lambda logits, x, mu, lv, beta: (lambda r, k: (r + k, r, k))(
-            ref_reconstruction(logits, x).mean(), kl_divergence(mu, lv).mean()),
-        "your total ignores beta"),
+            ref_reconstruction(logits, x).mean(), kl_divergence(mu, lv).mean()
+        ),
+        "your total ignores beta",
+    ),
     "vae: KL without 1/2": (
         checks.check_vae_loss,
         lambda logits, x, mu, lv, beta: (lambda r, k: (r + beta * k, r, k))(
-            ref_reconstruction(logits, x).mean(), 2 * kl_divergence(mu, lv).mean()),
-        "did you forget the 1/2?"),
+            ref_reconstruction(logits, x).mean(), 2 * kl_divergence(mu, lv).mean()
+        ),
+        "did you forget the 1/2?",
+    ),
     "vae: wrong order": (
         checks.check_vae_loss,
         lambda logits, x, mu, lv, beta: (lambda r, k: (r, k, r + beta * k))(
-            ref_reconstruction(logits, x).mean(), kl_divergence(mu, lv).mean()),
-        "return them in the order (total, reconstruction, kl)"),
+            ref_reconstruction(logits, x).mean(), kl_divergence(mu, lv).mean()
+        ),
+        "return them in the order (total, reconstruction, kl)",
+    ),
     "vae: .item()": (
         checks.check_vae_loss,
         lambda logits, x, mu, lv, beta: tuple(t.item() for t in ref_vae_loss(logits, x, mu, lv, beta)),
-        "no .item()"),
+        "no .item()",
+    ),
     # 14-4: KL
     "kl: no 1/2": (
-        checks.check_kl, lambda mu, lv: (mu ** 2 + lv.exp() - lv - 1).sum(-1),
-        "your KL is off by a factor 2: did you forget the 1/2?"),
+        checks.check_kl,
+        lambda mu, lv: (mu**2 + lv.exp() - lv - 1).sum(-1),
+        "your KL is off by a factor 2: did you forget the 1/2?",
+    ),
     "kl: no -log sigma^2": (
-        checks.check_kl, lambda mu, lv: 0.5 * (mu ** 2 + lv.exp() - 1).sum(-1),
-        "did you drop the -log σ² term?"),
+        checks.check_kl,
+        lambda mu, lv: 0.5 * (mu**2 + lv.exp() - 1).sum(-1),
+        "did you drop the -log σ² term?",
+    ),
     "kl: batch sum": (
-        checks.check_kl, lambda mu, lv: ref_kl(mu, lv).sum(),
+        checks.check_kl,
+        lambda mu, lv: ref_kl(mu, lv).sum(),
         "you summed over the batch too: the KL should be one value per example "
-        "(sum over the latent dimension only)"),
-    "kl: batch mean": (
-        checks.check_kl, lambda mu, lv: ref_kl(mu, lv).mean(),
-        "you averaged over the batch"),
+        "(sum over the latent dimension only)",
+    ),
+    "kl: batch mean": (checks.check_kl, lambda mu, lv: ref_kl(mu, lv).mean(), "you averaged over the batch"),
     "kl: sigma = exp(logvar)": (
-        checks.check_kl, lambda mu, lv: 0.5 * (mu ** 2 + lv.exp() ** 2 - torch.log(lv.exp() ** 2) - 1).sum(-1),
-        "you used σ = exp(logvar) instead of exp(logvar / 2)"),
+        checks.check_kl,
+        lambda mu, lv: 0.5 * (mu**2 + lv.exp() ** 2 - torch.log(lv.exp() ** 2) - 1).sum(-1),
+        "you used σ = exp(logvar) instead of exp(logvar / 2)",
+    ),
     "kl: mean over latent dims": (
-        checks.check_kl, lambda mu, lv: 0.5 * (mu ** 2 + lv.exp() - lv - 1).mean(-1),
-        "you averaged over the latent dimensions"),
+        checks.check_kl,
+        lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv - 1).mean(-1),
+        "you averaged over the latent dimensions",
+    ),
     "kl: sum over dim 1": (
-        checks.check_kl, lambda mu, lv: 0.5 * (mu ** 2 + lv.exp() - lv - 1).sum(1),
-        "dim=-1"),
-    "kl: .float()": (
-        checks.check_kl, lambda mu, lv: ref_kl(mu, lv).float(),
-        "let it follow the inputs"),
+        checks.check_kl,
+        lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv - 1).sum(1),
+        "dim=-1",
+    ),
+    "kl: .float()": (checks.check_kl, lambda mu, lv: ref_kl(mu, lv).float(), "let it follow the inputs"),
     "kl: mu instead of mu^2": (
-        checks.check_kl, lambda mu, lv: 0.5 * (mu + lv.exp() - lv - 1).sum(-1),
-        "did you use mu instead of mu²?"),
+        checks.check_kl,
+        lambda mu, lv: 0.5 * (mu + lv.exp() - lv - 1).sum(-1),
+        "did you use mu instead of mu²?",
+    ),
     "kl: reverse direction": (
-        checks.check_kl, lambda mu, lv: 0.5 * ((1 + mu ** 2) / lv.exp() + lv - 1).sum(-1),
-        "the reverse direction"),
+        checks.check_kl,
+        lambda mu, lv: 0.5 * ((1 + mu**2) / lv.exp() + lv - 1).sum(-1),
+        "the reverse direction",
+    ),
     "kl: no -1": (
-        checks.check_kl, lambda mu, lv: 0.5 * (mu ** 2 + lv.exp() - lv).sum(-1),
-        "did you forget the -1"),
+        checks.check_kl,
+        lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv).sum(-1),
+        "did you forget the -1",
+    ),
     # 14-4: Monte Carlo KL
     "kl mc: closed form": (
-        checks.check_kl_monte_carlo, lambda mu, lv, n, g: ref_kl(mu, lv),
-        "that is the closed form"),
+        checks.check_kl_monte_carlo,
+        lambda mu, lv, n, g: ref_kl(mu, lv),
+        "that is the closed form",
+    ),
     "kl mc: wrong sign": (
-        checks.check_kl_monte_carlo, lambda mu, lv, n, g: -ref_kl_mc(mu, lv, n, g),
-        "average log q(z) - log p(z), not log p(z) - log q(z)"),
+        checks.check_kl_monte_carlo,
+        lambda mu, lv, n, g: -ref_kl_mc(mu, lv, n, g),
+        "average log q(z) - log p(z), not log p(z) - log q(z)",
+    ),
     "kl mc: summed over samples": (
-        checks.check_kl_monte_carlo, lambda mu, lv, n, g: n * ref_kl_mc(mu, lv, n, g),
-        "you summed over the n samples: average them"),
+        checks.check_kl_monte_carlo,
+        lambda mu, lv, n, g: n * ref_kl_mc(mu, lv, n, g),
+        "you summed over the n samples: average them",
+    ),
     "kl mc: sigma = exp(logvar)": (
         checks.check_kl_monte_carlo,
-        lambda mu, lv, n, g: (lambda z: (torch.distributions.Normal(mu, (lv / 2).exp()).log_prob(z)
-                                         - torch.distributions.Normal(0.0, 1.0).log_prob(z)).sum(-1).mean(0))(
-            mu + lv.exp() * torch.randn((n, *mu.shape), generator=g)),
-        "you used σ = exp(logvar) instead of exp(logvar / 2)"),
+        lambda mu, lv, n, g: (
+            lambda z: (
+                (
+                    torch.distributions.Normal(mu, (lv / 2).exp()).log_prob(z)
+                    - torch.distributions.Normal(0.0, 1.0).log_prob(z)
+                )
+                .sum(-1)
+                .mean(0)
+            )
+        )(mu + lv.exp() * torch.randn((n, *mu.shape), generator=g)),
+        "you used σ = exp(logvar) instead of exp(logvar / 2)",
+    ),
     "kl mc: samples from the prior": (
         checks.check_kl_monte_carlo,
-        lambda mu, lv, n, g: (lambda z: (torch.distributions.Normal(mu, (lv / 2).exp()).log_prob(z)
-                                         - torch.distributions.Normal(0.0, 1.0).log_prob(z)).sum(-1).mean(0))(
-            torch.randn((n, *mu.shape), generator=g)),
-        "not from the prior"),
+        lambda mu, lv, n, g: (
+            lambda z: (
+                (
+                    torch.distributions.Normal(mu, (lv / 2).exp()).log_prob(z)
+                    - torch.distributions.Normal(0.0, 1.0).log_prob(z)
+                )
+                .sum(-1)
+                .mean(0)
+            )
+        )(torch.randn((n, *mu.shape), generator=g)),
+        "not from the prior",
+    ),
     "kl mc: one eps reused": (
         checks.check_kl_monte_carlo,
-        lambda mu, lv, n, g: (lambda z: (torch.distributions.Normal(mu, (lv / 2).exp()).log_prob(z)
-                                         - torch.distributions.Normal(0.0, 1.0).log_prob(z)).sum(-1))(
-            mu + (lv / 2).exp() * torch.randn(mu.shape, generator=g)),
-        "one ε reused n times"),
+        lambda mu, lv, n, g: (
+            lambda z: (
+                torch.distributions.Normal(mu, (lv / 2).exp()).log_prob(z)
+                - torch.distributions.Normal(0.0, 1.0).log_prob(z)
+            ).sum(-1)
+        )(mu + (lv / 2).exp() * torch.randn(mu.shape, generator=g)),
+        "one ε reused n times",
+    ),
     "kl mc: generator ignored": (
-        checks.check_kl_monte_carlo, lambda mu, lv, n, g: ref_kl_mc(mu, lv, n, None),
-        "draw the noise with the generator you are given"),
+        checks.check_kl_monte_carlo,
+        lambda mu, lv, n, g: ref_kl_mc(mu, lv, n, None),
+        "draw the noise with the generator you are given",
+    ),
     # 14-5: reparameterize
     "reparam: sigma = exp(logvar)": (
         checks.check_reparameterize,
-        lambda mu, lv, generator=None: mu + lv.exp() * torch.randn(mu.shape, generator=generator, dtype=mu.dtype),
-        "you used σ = exp(logvar) instead of exp(logvar / 2)"),
+        lambda mu, lv, generator=None: (
+            mu + lv.exp() * torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+        ),
+        "you used σ = exp(logvar) instead of exp(logvar / 2)",
+    ),
     "reparam: torch.normal": (
         checks.check_reparameterize,
         lambda mu, lv, generator=None: torch.normal(mu, (lv / 2).exp(), generator=generator),
-        "did you sample with torch.normal(mu, sigma)?"),
+        "did you sample with torch.normal(mu, sigma)?",
+    ),
     "reparam: Normal.sample": (
         checks.check_reparameterize,
         lambda mu, lv, generator=None: torch.distributions.Normal(mu, (lv / 2).exp()).sample(),
-        "Normal(...).sample()"),
+        "Normal(...).sample()",
+    ),
     "reparam: no sigma": (
         checks.check_reparameterize,
         lambda mu, lv, generator=None: mu + torch.randn(mu.shape, generator=generator, dtype=mu.dtype),
-        "you forgot to scale ε by σ"),
+        "you forgot to scale ε by σ",
+    ),
     "reparam: no mu": (
         checks.check_reparameterize,
-        lambda mu, lv, generator=None: (lv / 2).exp() * torch.randn(mu.shape, generator=generator, dtype=mu.dtype),
-        "did you forget to add mu?"),
+        lambda mu, lv, generator=None: (
+            (lv / 2).exp() * torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+        ),
+        "did you forget to add mu?",
+    ),
     "reparam: one eps per dimension": (
         checks.check_reparameterize,
-        lambda mu, lv, generator=None: mu + (lv / 2).exp() * torch.randn(mu.shape[-1], generator=generator,
-                                                                        dtype=mu.dtype),
-        "every example got the same noise"),
+        lambda mu, lv, generator=None: (
+            mu + (lv / 2).exp() * torch.randn(mu.shape[-1], generator=generator, dtype=mu.dtype)
+        ),
+        "every example got the same noise",
+    ),
     "reparam: sqrt(exp(logvar))": (
         checks.check_reparameterize,
-        lambda mu, lv, generator=None: mu + lv.exp().sqrt() * torch.randn(mu.shape, generator=generator,
-                                                                         dtype=mu.dtype),
-        "exp(logvar / 2) directly rather than sqrt(exp(logvar))"),
+        lambda mu, lv, generator=None: (
+            mu + lv.exp().sqrt() * torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+        ),
+        "exp(logvar / 2) directly rather than sqrt(exp(logvar))",
+    ),
     "reparam: generator ignored": (
         checks.check_reparameterize,
         lambda mu, lv, generator=None: mu + (lv / 2).exp() * torch.randn_like(mu),
-        "draw ε with the generator you are given"),
+        "draw ε with the generator you are given",
+    ),
     # 14-5: score-function gradient
     "score: pathwise": (
         checks.check_score_function_gradient,
-        lambda mu, s, k, n, g: float((2 * (mu + s * torch.randn(n, generator=g, dtype=torch.float64) - k)).mean()),
-        "this looks like the pathwise (reparameterization) gradient"),
+        lambda mu, s, k, n, g: float(
+            (2 * (mu + s * torch.randn(n, generator=g, dtype=torch.float64) - k)).mean()
+        ),
+        "this looks like the pathwise (reparameterization) gradient",
+    ),
     "score: no 1/sigma^2": (
         checks.check_score_function_gradient,
-        lambda mu, s, k, n, g: ref_score(mu, s, k, n, g) * s ** 2,
-        "did you forget to divide the score by σ²?"),
+        lambda mu, s, k, n, g: ref_score(mu, s, k, n, g) * s**2,
+        "did you forget to divide the score by σ²?",
+    ),
     "score: wrong sign": (
         checks.check_score_function_gradient,
         lambda mu, s, k, n, g: -ref_score(mu, s, k, n, g),
-        "the score has the wrong sign"),
+        "the score has the wrong sign",
+    ),
     "score: sum": (
         checks.check_score_function_gradient,
         lambda mu, s, k, n, g: n * ref_score(mu, s, k, n, g),
-        "you summed the n samples: average them"),
+        "you summed the n samples: average them",
+    ),
     "score: exact gradient": (
         checks.check_score_function_gradient,
         lambda mu, s, k, n, g: 2 * (mu - k),
-        "not the exact gradient"),
+        "not the exact gradient",
+    ),
     "score: all samples": (
         checks.check_score_function_gradient,
-        lambda mu, s, k, n, g: (lambda z: (z - k) ** 2 * (z - mu) / s ** 2)(
-            mu + s * torch.randn(n, generator=g, dtype=torch.float64)),
-        "return the mean of the n samples"),
+        lambda mu, s, k, n, g: (lambda z: (z - k) ** 2 * (z - mu) / s**2)(
+            mu + s * torch.randn(n, generator=g, dtype=torch.float64)
+        ),
+        "return the mean of the n samples",
+    ),
     # 14-6: slerp
     "slerp: linear": (
-        checks.check_slerp, lambda z0, z1, t: (1 - t) * z0 + t * z1,
-        "this is linear interpolation"),
+        checks.check_slerp,
+        lambda z0, z1, t: (1 - t) * z0 + t * z1,
+        "this is linear interpolation",
+    ),
     "slerp: no parallel fallback": (
         checks.check_slerp,
-        lambda z0, z1, t: (lambda om: torch.sin((1 - t) * om) / torch.sin(om) * z0
-                           + torch.sin(t * om) / torch.sin(om) * z1)(
-            torch.arccos(torch.clamp(z0 @ z1 / (z0.norm() * z1.norm()), -1.0, 1.0))),
-        "NaN for parallel endpoints: fall back to linear interpolation when the angle is tiny"),
+        lambda z0, z1, t: (
+            lambda om: torch.sin((1 - t) * om) / torch.sin(om) * z0 + torch.sin(t * om) / torch.sin(om) * z1
+        )(torch.arccos(torch.clamp(z0 @ z1 / (z0.norm() * z1.norm()), -1.0, 1.0))),
+        "NaN for parallel endpoints: fall back to linear interpolation when the angle is tiny",
+    ),
     "slerp: endpoints swapped": (
-        checks.check_slerp, lambda z0, z1, t: ref_slerp(z1, z0, t),
-        "slerp endpoints are wrong"),
+        checks.check_slerp,
+        lambda z0, z1, t: ref_slerp(z1, z0, t),
+        "slerp endpoints are wrong",
+    ),
     "slerp: norms not restored": (
-        checks.check_slerp, lambda z0, z1, t: ref_slerp(z0 / z0.norm(), z1 / z1.norm(), t),
-        "did not restore their norms"),
+        checks.check_slerp,
+        lambda z0, z1, t: ref_slerp(z0 / z0.norm(), z1 / z1.norm(), t),
+        "did not restore their norms",
+    ),
     "slerp: a batch of one": (
-        checks.check_slerp, lambda z0, z1, t: slerp(z0, z1, torch.tensor([t])),
-        "return one point of shape [d]"),
+        checks.check_slerp,
+        lambda z0, z1, t: slerp(z0, z1, torch.tensor([t])),
+        "return one point of shape [d]",
+    ),
 }
 
 
 # Text that would give a solution away: the closed forms and the worked example's value.
-SOLUTION_TEXT = ["mu_j² + σ_j² - log σ_j² - 1", "mu**2 + logvar.exp()", "(z - k)² · (z - mu) / σ²",
-                 "(z - k)**2 * (z - mu)", "sin((1 - t) Ω) / sin Ω", "w² v / (2 s2)", "1.096574", "1.0966"]
+SOLUTION_TEXT = [
+    "mu_j² + σ_j² - log σ_j² - 1",
+    "mu**2 + logvar.exp()",
+    "(z - k)² · (z - mu) / σ²",
+    "(z - k)**2 * (z - mu)",
+    "sin((1 - t) Ω) / sin Ω",
+    "w² v / (2 s2)",
+    "1.096574",
+    "1.0966",
+]
 
 
 @pytest.mark.parametrize("name", sorted(WRONG))
@@ -426,7 +551,7 @@ def test_at_least_three_wrong_implementations_per_check():
 
 
 def test_kl_negative_hint_names_the_case(capsys):
-    result, out = run(checks.check_kl, lambda mu, lv: 0.5 * (mu ** 2 + lv.exp() - 1).sum(-1), capsys)
+    _result, out = run(checks.check_kl, lambda mu, lv: 0.5 * (mu**2 + lv.exp() - 1).sum(-1), capsys)
     line = next(line for line in out.splitlines() if "mu = 0, logvar = -2" in line)
     assert "negative" in line
     assert "did you drop the -log σ² term?" in out
@@ -435,25 +560,30 @@ def test_kl_negative_hint_names_the_case(capsys):
 # --------------------------------------------------------------------------- the worked example
 
 
-@pytest.mark.parametrize("value", [1.096574, 1.0966, 1.09657, torch.tensor(1.096574),
-                                   torch.tensor([1.096574], dtype=torch.float64)])
+@pytest.mark.parametrize(
+    "value",
+    [1.096574, 1.0966, 1.09657, torch.tensor(1.096574), torch.tensor([1.096574], dtype=torch.float64)],
+)
 def test_worked_example_accepts(value, capsys):
     result, out = run(checks.check_worked_example, value, capsys)
     assert result, out
 
 
-@pytest.mark.parametrize("value, hint", [
-    (2.193147, "did you forget the 1/2?"),
-    (0.5 * 0.886294, "you only counted the first latent dimension"),
-    (0.5 * 1.306853, "you only counted the second latent dimension"),
-    (0.886294, "you only counted one latent dimension, and forgot the 1/2"),
-    (0.75, "did you drop the -log σ² term?"),
-    (1.096574 / math.log(2), "bits"),
-    (-1.096574, "never negative"),
-    (1.096574 / 2, "you averaged over the two dimensions"),
-    (1.1, "close but not accurate enough"),
-    ([0.443147, 0.653426], "add them up"),
-])
+@pytest.mark.parametrize(
+    "value, hint",
+    [
+        (2.193147, "did you forget the 1/2?"),
+        (0.5 * 0.886294, "you only counted the first latent dimension"),
+        (0.5 * 1.306853, "you only counted the second latent dimension"),
+        (0.886294, "you only counted one latent dimension, and forgot the 1/2"),
+        (0.75, "did you drop the -log σ² term?"),
+        (1.096574 / math.log(2), "bits"),
+        (-1.096574, "never negative"),
+        (1.096574 / 2, "you averaged over the two dimensions"),
+        (1.1, "close but not accurate enough"),
+        ([0.443147, 0.653426], "add them up"),
+    ],
+)
 def test_worked_example_rejects_with_hint(value, hint, capsys):
     result, out = run(checks.check_worked_example, value, capsys)
     assert not result
@@ -464,7 +594,7 @@ def test_worked_example_rejects_with_hint(value, hint, capsys):
 
 
 def test_reparameterize_torch_normal_gets_both_parts_of_the_hint(capsys):
-    result, out = run(checks.check_reparameterize, WRONG["reparam: torch.normal"][1], capsys)
+    _result, out = run(checks.check_reparameterize, WRONG["reparam: torch.normal"][1], capsys)
     assert "the gradient does not reach mu." in out
     assert "Hint: did you sample with torch.normal(mu, sigma)?" in out
 
@@ -481,6 +611,7 @@ def test_worked_example_given_a_function(capsys):
 def _raises(exc):
     def fn(*args, **kwargs):
         raise exc
+
     return fn
 
 
@@ -535,8 +666,11 @@ def test_passing_a_value_instead_of_a_function(capsys):
 
 
 def test_math_functions_on_tensors_get_a_hint(capsys):
-    result, out = run(checks.check_gaussian_log_density,
-                      lambda x, mu, var: -0.5 * math.log(2 * math.pi * var) - (x - mu) ** 2 / (2 * var), capsys)
+    result, out = run(
+        checks.check_gaussian_log_density,
+        lambda x, mu, var: -0.5 * math.log(2 * math.pi * var) - (x - mu) ** 2 / (2 * var),
+        capsys,
+    )
     assert not result
     assert "use torch functions" in out
 
@@ -581,8 +715,6 @@ def test_ipython_display_does_not_repeat_the_printout(capsys, monkeypatch):
     quiet = checks.check_kl(ref_kl, verbose=False)
     quiet._ipython_display_()
     assert len(shown) == 2
-
-
 
 
 # --------------------------------------------------------------------------- issue 10: the misses
@@ -664,7 +796,9 @@ def test_a_failing_check_raises_only_under_a_grader(monkeypatch, capsys):
         checks.check_kl(wrong)
     assert isinstance(info.value, AssertionError) and "Hint:" in str(info.value)
     assert not info.value.result.passed
-    assert checks.check_kl(lambda mu, logvar: 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(-1))  # passing: no raise
+    assert checks.check_kl(
+        lambda mu, logvar: 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(-1)
+    )  # passing: no raise
 
 
 # --------------------------------------------------------------------------- checks as data
@@ -672,12 +806,17 @@ def test_a_failing_check_raises_only_under_a_grader(monkeypatch, capsys):
 
 def test_a_check_described_as_data_runs_with_the_public_runner(capsys):
     spec = checks.CheckSpec(
-        name="check_double", example="my_double",
+        name="check_double",
+        example="my_double",
         reference=lambda x: 2 * x,
         variants=lambda x: [("you squared x instead of doubling it", x**2)],
-        cases=[checks.ValueCase("a vector", lambda: (torch.tensor([1.0, 3.0, -2.0]),)),
-               checks.ValueCase("float64", lambda: (torch.tensor([0.5], dtype=torch.float64),),
-                                dtype=torch.float64)])
+        cases=[
+            checks.ValueCase("a vector", lambda: (torch.tensor([1.0, 3.0, -2.0]),)),
+            checks.ValueCase(
+                "float64", lambda: (torch.tensor([0.5], dtype=torch.float64),), dtype=torch.float64
+            ),
+        ],
+    )
     assert checks.run_check(spec, lambda x: x + x)
     result = checks.run_check(spec, lambda x: x * x, verbose=False)
     assert not result and "you squared x" in result.cases[0].message
@@ -697,4 +836,6 @@ def test_the_kl_closed_form_is_not_retyped_in_the_checks():
     for name in ("kl.py", "vae_loss.py", "elbo.py", "reconstruction.py", "reparameterize.py", "slerp.py"):
         text = (folder / name).read_text()
         for retyped in ("- lv - 1", "- logvar - 1", "- math.log(v) - 1"):
-            assert retyped not in text, f"{name} re-types the KL closed form ({retyped!r}): use vae_lib.kl_divergence"
+            assert retyped not in text, (
+                f"{name} re-types the KL closed form ({retyped!r}): use vae_lib.kl_divergence"
+            )

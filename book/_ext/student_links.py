@@ -19,6 +19,7 @@ The student notebooks are generated with ``python -m vae_lib assign lessons/ --o
 Register it in ``_config.yml`` under ``sphinx: config: extensions`` (``book/_ext`` is on the path
 through ``sphinx: local_extensions``).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -31,7 +32,7 @@ MASTER_DIR = "lessons"
 def _student_copy(app, pagename: str) -> Path | None:
     if not pagename.startswith(MASTER_DIR + "/"):
         return None
-    path = Path(app.srcdir) / STUDENT_DIR / (pagename[len(MASTER_DIR) + 1:] + ".ipynb")
+    path = Path(app.srcdir) / STUDENT_DIR / (pagename[len(MASTER_DIR) + 1 :] + ".ipynb")
     return path if path.is_file() else None
 
 
@@ -43,7 +44,9 @@ def _rewrite(buttons, master: str, student: str, download_url: str) -> int:
             continue
         url = button.get("url")
         if isinstance(url, str):
-            if button.get("label") in ("download-source-button", "download-notebook-button") and url.endswith(".ipynb"):
+            if button.get("label") in ("download-source-button", "download-notebook-button") and url.endswith(
+                ".ipynb"
+            ):
                 button["url"] = download_url
                 button["tooltip"] = "Download the student notebook (no solutions)"
                 changed += 1

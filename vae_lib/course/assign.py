@@ -42,6 +42,7 @@ it may not be the input folder or lie inside it. An existing non-empty output fo
 replaced only with ``force=True``, or when it holds nothing but an earlier output of this
 command (its notebooks and README.md). Only notebooks (and that README.md) are written.
 """
+
 from __future__ import annotations
 
 import ast
@@ -56,8 +57,16 @@ import nbformat
 
 from ..checkpoint import umask
 
-__all__ = ["AssignError", "assign", "convert_markdown", "student_notebook", "answer_key_notebook",
-           "with_assert_cells", "stamp_nbgrader", "nbgrader_metadata"]
+__all__ = [
+    "AssignError",
+    "assign",
+    "convert_markdown",
+    "student_notebook",
+    "answer_key_notebook",
+    "with_assert_cells",
+    "stamp_nbgrader",
+    "nbgrader_metadata",
+]
 
 _BEGIN_SOLUTION = re.compile(r"^(?P<indent>[ \t]*)#+[ \t]*BEGIN SOLUTION[ \t]*$")
 _END_SOLUTION = re.compile(r"^[ \t]*#+[ \t]*END SOLUTION[ \t]*$")
@@ -100,9 +109,11 @@ def _strip_code(source: str, where: str) -> tuple[str, bool]:
         begin = _BEGIN_SOLUTION.match(line)
         if begin or _BEGIN_HIDDEN.match(line):
             if mode is not None:
-                raise AssignError(f"{where}: line {number} opens a new block inside the {mode} block opened on "
-                                  f"line {start} ('### END {'SOLUTION' if mode == 'solution' else 'HIDDEN TESTS'}'"
-                                  " is missing)")
+                raise AssignError(
+                    f"{where}: line {number} opens a new block inside the {mode} block opened on "
+                    f"line {start} ('### END {'SOLUTION' if mode == 'solution' else 'HIDDEN TESTS'}'"
+                    " is missing)"
+                )
             mode, start, found = ("solution" if begin else "hidden"), number, True
             if begin:
                 indent = begin.group("indent")
@@ -113,7 +124,9 @@ def _strip_code(source: str, where: str) -> tuple[str, bool]:
             if mode != kind:
                 marker = "### END SOLUTION" if kind == "solution" else "### END HIDDEN TESTS"
                 opener = "### BEGIN SOLUTION" if kind == "solution" else "### BEGIN HIDDEN TESTS"
-                raise AssignError(f"{where}: '{marker}' on line {number} has no matching '{opener}' before it")
+                raise AssignError(
+                    f"{where}: '{marker}' on line {number} has no matching '{opener}' before it"
+                )
             mode = None
             continue
         if mode is None:
@@ -128,9 +141,16 @@ def _strip_code(source: str, where: str) -> tuple[str, bool]:
 def _drop_marker_lines(source: str, where: str) -> str:
     """The answer key: keep the solutions, drop the marker lines (after checking they balance)."""
     _strip_code(source, where)  # raises on unbalanced markers
-    keep = [line for line in source.split("\n")
-            if not (_BEGIN_SOLUTION.match(line) or _END_SOLUTION.match(line)
-                    or _BEGIN_HIDDEN.match(line) or _END_HIDDEN.match(line))]
+    keep = [
+        line
+        for line in source.split("\n")
+        if not (
+            _BEGIN_SOLUTION.match(line)
+            or _END_SOLUTION.match(line)
+            or _BEGIN_HIDDEN.match(line)
+            or _END_HIDDEN.match(line)
+        )
+    ]
     return "\n".join(keep)
 
 
@@ -139,12 +159,16 @@ def _strip_markdown_markers(source: str, where: str) -> str:
     for number, line in enumerate(source.split("\n"), 1):
         if _MD_BEGIN_SOLUTION.match(line):
             if inside:
-                raise AssignError(f"{where}: 'BEGIN SOLUTION' on line {number} inside the block opened on line {start}")
+                raise AssignError(
+                    f"{where}: 'BEGIN SOLUTION' on line {number} inside the block opened on line {start}"
+                )
             inside, start = True, number
             out.append(STUB_MARKDOWN)
         elif _MD_END_SOLUTION.match(line):
             if not inside:
-                raise AssignError(f"{where}: 'END SOLUTION' on line {number} has no matching 'BEGIN SOLUTION'")
+                raise AssignError(
+                    f"{where}: 'END SOLUTION' on line {number} has no matching 'BEGIN SOLUTION'"
+                )
             inside = False
         elif not inside:
             out.append(line)
@@ -189,13 +213,39 @@ SITE_URL = "https://vae-course.github.io/chapter-14-vae/"  # html.baseurl of _co
 REFERENCES_URL = SITE_URL + "book/references.html"
 
 _ADMONITIONS = {
-    "note": "Note", "tip": "Tip", "hint": "Hint", "important": "Important", "warning": "Warning",
-    "caution": "Caution", "attention": "Attention", "danger": "Danger", "error": "Error",
-    "seealso": "See also", "margin": "", "sidebar": "", "topic": "", "epigraph": "", "pull-quote": "",
-    "admonition": "", "card": "", "aside": "",
+    "note": "Note",
+    "tip": "Tip",
+    "hint": "Hint",
+    "important": "Important",
+    "warning": "Warning",
+    "caution": "Caution",
+    "attention": "Attention",
+    "danger": "Danger",
+    "error": "Error",
+    "seealso": "See also",
+    "margin": "",
+    "sidebar": "",
+    "topic": "",
+    "epigraph": "",
+    "pull-quote": "",
+    "admonition": "",
+    "card": "",
+    "aside": "",
 }
-_DROPPED_DIRECTIVES = {"raw", "bibliography", "tableofcontents", "toctree", "glue:figure", "glue:math",
-                       "embed", "code-cell", "eval-rst", "include", "literalinclude", "only"}
+_DROPPED_DIRECTIVES = {
+    "raw",
+    "bibliography",
+    "tableofcontents",
+    "toctree",
+    "glue:figure",
+    "glue:math",
+    "embed",
+    "code-cell",
+    "eval-rst",
+    "include",
+    "literalinclude",
+    "only",
+}
 _CODE_DIRECTIVES = {"code-block", "code", "sourcecode"}
 _SOLUTION_DIRECTIVES = {"solution", "solution-start", "solution-end"}
 
@@ -207,12 +257,14 @@ def _md_parser():
     from mdit_py_plugins.myst_blocks import myst_block_plugin
     from mdit_py_plugins.myst_role import myst_role_plugin
 
-    return (MarkdownIt("commonmark", {"html": True})
-            .use(colon_fence_plugin)
-            .use(dollarmath_plugin, allow_labels=True, allow_space=True, allow_digits=True, double_inline=True)
-            .use(myst_role_plugin)
-            .use(myst_block_plugin)
-            .enable("table"))
+    return (
+        MarkdownIt("commonmark", {"html": True})
+        .use(colon_fence_plugin)
+        .use(dollarmath_plugin, allow_labels=True, allow_space=True, allow_digits=True, double_inline=True)
+        .use(myst_role_plugin)
+        .use(myst_block_plugin)
+        .enable("table")
+    )
 
 
 _PARSER = None
@@ -296,7 +348,9 @@ def _lesson_prefix(name: str) -> str:
 class _Context:
     """What the conversion of one notebook needs: its numbering, the labels and the bibliography."""
 
-    def __init__(self, name: str, labels: dict[str, str] | None = None, bib: dict[str, tuple[str, str]] | None = None):
+    def __init__(
+        self, name: str, labels: dict[str, str] | None = None, bib: dict[str, tuple[str, str]] | None = None
+    ):
         self.name = name
         self.prefix = _lesson_prefix(name)
         self.labels: dict[str, str] = dict(labels or {})
@@ -326,7 +380,7 @@ def _bibliography() -> dict[str, tuple[str, str]]:
     try:
         data = parse_file(str(bib))
         labels = list(LabelStyle().format_labels(list(data.entries.values())))
-    except Exception:  # noqa: BLE001 - a bad bibliography: cite by key
+    except Exception:
         return {}
     out = {}
     for (key, entry), label in zip(data.entries.items(), labels):
@@ -395,7 +449,7 @@ def _roles(chunk: str, ctx: _Context) -> str:
         if child.type in ("code_inline", "math_inline", "math_inline_double"):
             found = chunk.find(child.content, pos)
             if found >= 0:
-                out.append(chunk[pos:found + len(child.content)])
+                out.append(chunk[pos : found + len(child.content)])
                 pos = found + len(child.content)
         elif child.type == "myst_role":
             name = child.meta.get("name", "")
@@ -408,7 +462,7 @@ def _roles(chunk: str, ctx: _Context) -> str:
                 tick = found + len(opener)
                 run = len(chunk[tick:]) - len(chunk[tick:].lstrip("`"))
                 close = chunk.find("`" * run, tick + run) if run else -1
-                if run and close >= 0 and chunk[tick + run:close].strip() == child.content.strip():
+                if run and close >= 0 and chunk[tick + run : close].strip() == child.content.strip():
                     out.append(chunk[pos:found])
                     out.append(_role(name, child.content, ctx))
                     pos = close + run
@@ -442,7 +496,9 @@ def _convert_directive(name: str, arg: str, body: str, ctx: _Context, where: str
         label = options.get("label")
         tag = ""
         if label:
-            tag = f"\n\\tag{{{ctx.labels.get(label, ctx.number('equations'))}}}".replace("(", "").replace(")", "")
+            tag = f"\n\\tag{{{ctx.labels.get(label, ctx.number('equations'))}}}".replace("(", "").replace(
+                ")", ""
+            )
         return f"$$\n{content}{tag}\n$$"
     if name in ("exercise", "exercise-start"):
         label = options.get("label")
@@ -478,17 +534,22 @@ def _convert_directive(name: str, arg: str, body: str, ctx: _Context, where: str
 
 def _solution_problem(token, lines, where: str, name: str) -> None:
     if not _fence_closed(token, lines):
-        raise AssignError(f"{where}: the {{{name}}} directive opened on line {token.map[0] + 1} "
-                          f"has no closing {token.markup}")
+        raise AssignError(
+            f"{where}: the {{{name}}} directive opened on line {token.map[0] + 1} "
+            f"has no closing {token.markup}"
+        )
     nested = _nested_fence_problem(token)
     if nested is not None:
-        raise AssignError(f"{where}: a code fence inside the {{{name}}} directive opened on line "
-                          f"{token.map[0] + 1} is as long as the directive's own {token.markup}: it would close "
-                          f"the solution early; fence the solution with more (e.g. {token.markup[0] * (len(token.markup) + 1)})")
+        raise AssignError(
+            f"{where}: a code fence inside the {{{name}}} directive opened on line "
+            f"{token.map[0] + 1} is as long as the directive's own {token.markup}: it would close "
+            f"the solution early; fence the solution with more (e.g. {token.markup[0] * (len(token.markup) + 1)})"
+        )
 
 
-def convert_markdown(text: str, ctx: _Context | None = None, where: str = "markdown",
-                     removed: list[str] | None = None) -> str:
+def convert_markdown(
+    text: str, ctx: _Context | None = None, where: str = "markdown", removed: list[str] | None = None
+) -> str:
     """``text`` (MyST Markdown) as plain Jupyter Markdown; solution directives removed.
 
     The names of the removed solution directives are appended to ``removed``, in order.
@@ -516,18 +577,30 @@ def convert_markdown(text: str, ctx: _Context | None = None, where: str = "markd
                 new = []
             else:
                 if not _fence_closed(tok, lines):
-                    raise AssignError(f"{where}: the {{{name}}} directive opened on line {start + 1} "
-                                      f"has no closing {tok.markup}")
+                    raise AssignError(
+                        f"{where}: the {{{name}}} directive opened on line {start + 1} "
+                        f"has no closing {tok.markup}"
+                    )
                 converted = _convert_directive(name, arg, tok.content, ctx, where)
-                new = [] if converted is None else [(prefix + line).rstrip() if line else prefix.rstrip()
-                                                     for line in converted.split("\n")]
+                new = (
+                    []
+                    if converted is None
+                    else [
+                        (prefix + line).rstrip() if line else prefix.rstrip()
+                        for line in converted.split("\n")
+                    ]
+                )
         elif tok.type in ("myst_target", "myst_line_comment", "myst_block_break"):
             new = []
         elif tok.type == "math_block_label":
             number = ctx.labels.get(tok.info) or ctx.number("equations")
             ctx_tag = number.strip("()")
-            new = [prefix + "$$", *[prefix + line for line in tok.content.strip("\n").split("\n")],
-                   prefix + f"\\tag{{{ctx_tag}}}", prefix + "$$"]
+            new = [
+                prefix + "$$",
+                *[prefix + line for line in tok.content.strip("\n").split("\n")],
+                prefix + f"\\tag{{{ctx_tag}}}",
+                prefix + "$$",
+            ]
         elif tok.type == "html_block" and ("<script" in tok.content or "vae-explorer" in tok.content):
             new = []
         else:
@@ -622,7 +695,7 @@ def _caption_cell(cell, ctx: _Context, where: str):
     new = nbformat.v4.new_markdown_cell(f"*{number}: {text}*")
     cell_id = cell.get("id")
     if cell_id:
-        new["id"] = (str(cell_id)[:56] + "-caption")
+        new["id"] = str(cell_id)[:56] + "-caption"
     new["metadata"] = {"tags": ["figure-caption"]}
     return new
 
@@ -653,8 +726,10 @@ def student_notebook(nb, name: str = "notebook", labels: dict[str, str] | None =
             for directive in names:
                 if directive == "solution-start":
                     if gate is not None:
-                        raise AssignError(f"{where}: a {{solution-start}} inside the gated solution opened in "
-                                          f"cell {gate + 1} (its {{solution-end}} is missing)")
+                        raise AssignError(
+                            f"{where}: a {{solution-start}} inside the gated solution opened in "
+                            f"cell {gate + 1} (its {{solution-end}} is missing)"
+                        )
                     gate = index
                 elif directive == "solution-end":
                     if gate is None:
@@ -666,14 +741,18 @@ def student_notebook(nb, name: str = "notebook", labels: dict[str, str] | None =
                 cell["source"] = STUDENT_ANSWER
                 _clear(cell)
                 cell.get("metadata", {}).pop("nbgrader", None)
-                cell["metadata"]["tags"] = [t for t in cell["metadata"].get("tags", []) if t != "solution"] + ["answer"]
+                cell["metadata"]["tags"] = [
+                    t for t in cell["metadata"].get("tags", []) if t != "solution"
+                ] + ["answer"]
                 cells.append(cell)
                 continue
             text = _strip_markdown_markers(text, where)
             left = _left_directives(text)
             if left:
-                raise AssignError(f"{where}: the {{{left[0]}}} directive is left in the student copy "
-                                  "(a directive nested where the conversion does not reach)")
+                raise AssignError(
+                    f"{where}: the {{{left[0]}}} directive is left in the student copy "
+                    "(a directive nested where the conversion does not reach)"
+                )
             if not text.strip():
                 continue
             cell["source"] = text
@@ -683,8 +762,10 @@ def student_notebook(nb, name: str = "notebook", labels: dict[str, str] | None =
             if not found and ("solution" in tags or gate is not None):
                 stripped, found = "\n".join(STUB_CODE), True
             if found and _compiles(source) and not _compiles(stripped):
-                raise AssignError(f"{where}: the cell is not valid Python once its solution is stripped; put "
-                                  "'### BEGIN SOLUTION' at the indentation of the code it encloses")
+                raise AssignError(
+                    f"{where}: the cell is not valid Python once its solution is stripped; put "
+                    "'### BEGIN SOLUTION' at the indentation of the code it encloses"
+                )
             cell["source"] = stripped
         elif gate is not None or "solution" in tags:
             continue  # a raw cell that belongs to a solution
@@ -696,11 +777,15 @@ def student_notebook(nb, name: str = "notebook", labels: dict[str, str] | None =
             if caption is not None:
                 cells.append(caption)
     if gate is not None:
-        raise AssignError(f"{_where(name, gate, nb.cells[gate])}: the {{solution-start}} has no {{solution-end}}")
+        raise AssignError(
+            f"{_where(name, gate, nb.cells[gate])}: the {{solution-start}} has no {{solution-end}}"
+        )
     nb.cells = cells
     nb.metadata.pop("widgets", None)  # saved widget state is output too
-    nb.metadata["vae_lib"] = {"student_copy_of": Path(str(name)).name,
-                              "generated_by": "python -m vae_lib assign (edit the master, not this copy)"}
+    nb.metadata["vae_lib"] = {
+        "student_copy_of": Path(str(name)).name,
+        "generated_by": "python -m vae_lib assign (edit the master, not this copy)",
+    }
     return nb
 
 
@@ -745,7 +830,9 @@ def with_assert_cells(submission, instructor):
 
 def _notebooks(source: Path) -> list[Path]:
     if not source.exists():
-        raise FileNotFoundError(f"source {str(source)!r} does not exist: give a folder of notebooks or one .ipynb file")
+        raise FileNotFoundError(
+            f"source {str(source)!r} does not exist: give a folder of notebooks or one .ipynb file"
+        )
     if source.is_file():
         if source.suffix != ".ipynb":
             raise AssignError(f"source must be a folder of notebooks or one .ipynb file, got {str(source)!r}")
@@ -759,8 +846,9 @@ def _notebooks(source: Path) -> list[Path]:
 def _check_output(out: Path, inputs: Path, force: bool, what: str) -> None:
     out_r, in_r = out.resolve(), inputs.resolve()
     if out_r == in_r or in_r in out_r.parents:
-        raise AssignError(f"refusing to write the {what} into the input folder {str(inputs)!r}: "
-                          "choose another --out folder")
+        raise AssignError(
+            f"refusing to write the {what} into the input folder {str(inputs)!r}: choose another --out folder"
+        )
     if out_r in in_r.parents:
         raise AssignError(f"refusing to write the {what} to {str(out)!r}: it contains the input folder")
     if out.exists() and not out.is_dir():
@@ -769,8 +857,10 @@ def _check_output(out: Path, inputs: Path, force: bool, what: str) -> None:
         if not force and _generated_folder(out):
             return
         if not force:
-            raise AssignError(f"{what} folder {str(out)!r} exists and is not empty: use --force to replace it "
-                              "(its contents will be deleted)")
+            raise AssignError(
+                f"{what} folder {str(out)!r} exists and is not empty: use --force to replace it "
+                "(its contents will be deleted)"
+            )
         if out_r == Path.home().resolve() or out_r == Path(out_r.anchor) or out_r == Path.cwd().resolve():
             raise AssignError(f"refusing to replace {str(out)!r} (the home, current or root folder)")
         if (out / ".git").exists():
@@ -778,7 +868,9 @@ def _check_output(out: Path, inputs: Path, force: bool, what: str) -> None:
 
 
 README_MARKER = "<!-- generated by python -m vae_lib assign: do not edit, regenerate -->"
-STUDENT_README = README_MARKER + """
+STUDENT_README = (
+    README_MARKER
+    + """
 # Student notebooks
 
 These are the lesson notebooks for students: the exercises are stubs, there are no
@@ -796,6 +888,7 @@ Do not edit these files: they are generated from the masters in `lessons/` by
 
 (see book/instructor-guide.md).
 """
+)
 
 
 def _generated_folder(out: Path) -> bool:
@@ -807,7 +900,7 @@ def _generated_folder(out: Path) -> bool:
         elif entry.suffix == ".ipynb" and entry.is_file():
             try:
                 nb = nbformat.read(str(entry), as_version=4)
-            except Exception:  # noqa: BLE001 - not ours
+            except Exception:
                 return False
             if "student_copy_of" not in nb.metadata.get("vae_lib", {}):
                 return False
@@ -869,7 +962,7 @@ def assign(source, out, *, force: bool = False, answer_key=None) -> list[Path]:
     for path in paths:
         try:
             masters[path] = nbformat.read(str(path), as_version=4)
-        except Exception as exc:  # noqa: BLE001 - any unreadable notebook
+        except Exception as exc:
             raise AssignError(f"{path}: not a readable notebook ({exc})") from None
     labels: dict[str, str] = {}
     for path, nb in masters.items():  # references across lessons read "Exercise 14-3.1 (14-3-....ipynb)"
@@ -981,8 +1074,14 @@ def nbgrader_metadata(nb, name: str = "notebook", warnings_out: list[str] | None
 
     def stamp(cell, *, grade: bool, solution: bool, locked: bool, gid: str, points: float | None = None):
         old = cell.get("metadata", {}).get("nbgrader") or {}
-        meta = {"grade": grade, "grade_id": unique(gid), "locked": locked, "schema_version": 3,
-                "solution": solution, "task": False}
+        meta = {
+            "grade": grade,
+            "grade_id": unique(gid),
+            "locked": locked,
+            "schema_version": 3,
+            "solution": solution,
+            "task": False,
+        }
         if grade:
             meta["points"] = old.get("points", points) if points else (points or 0)
         cell.setdefault("metadata", {})["nbgrader"] = meta
@@ -1000,12 +1099,16 @@ def nbgrader_metadata(nb, name: str = "notebook", warnings_out: list[str] | None
                 removed: list[str] = []
                 convert_markdown(cell.get("source", ""), _Context(name, bib={}), where, removed=removed)
                 if "solution" in removed:
-                    raise AssignError(f"{where}: a {{solution}} inside the exercise's own cell would stay in the "
-                                      "nbgrader release: put it in a Markdown cell of its own tagged 'solution'")
+                    raise AssignError(
+                        f"{where}: a {{solution}} inside the exercise's own cell would stay in the "
+                        "nbgrader release: put it in a Markdown cell of its own tagged 'solution'"
+                    )
                 stamp(cell, grade=False, solution=False, locked=True, gid=f"{label}-task")
                 continue
             if "solution" in tags:
-                stamp(cell, grade=True, solution=True, locked=False, gid=f"{label or prefix}-answer", points=1)
+                stamp(
+                    cell, grade=True, solution=True, locked=False, gid=f"{label or prefix}-answer", points=1
+                )
                 continue
         elif kind == "code":
             source = cell.get("source", "")
@@ -1013,16 +1116,24 @@ def nbgrader_metadata(nb, name: str = "notebook", warnings_out: list[str] | None
                 # a hidden assert grades the student only if it reads a name a solution cell defines
                 reads_work = bool(_names_read(source) & (solution_names - _top_level_names(source)))
                 if "assert-solution" in tags and not reads_work and warnings_out is not None:
-                    warnings_out.append(f"{where}: the hidden assert reads nothing a solution cell defines (it "
-                                        "tests its own copy of the answer, not the student's work): worth 0 points")
+                    warnings_out.append(
+                        f"{where}: the hidden assert reads nothing a solution cell defines (it "
+                        "tests its own copy of the answer, not the student's work): worth 0 points"
+                    )
                 grades_exercise = "assert-solution" in tags and has_solution and reads_work
                 points = 1 if grades_exercise and not has_check else 0
                 cell["source"] = _with_hidden_markers(source)
-                stamp(cell, grade=True, solution=False, locked=True,
-                      gid=f"{label or prefix}-hidden" if grades_exercise else f"{prefix}-guard", points=points)
+                stamp(
+                    cell,
+                    grade=True,
+                    solution=False,
+                    locked=True,
+                    gid=f"{label or prefix}-hidden" if grades_exercise else f"{prefix}-guard",
+                    points=points,
+                )
                 continue
             _, markers = _strip_code(source, where)
-            if "solution" in tags or markers and "### BEGIN SOLUTION" in source:
+            if "solution" in tags or (markers and "### BEGIN SOLUTION" in source):
                 has_solution = True
                 solution_names.update(_top_level_names(source))
                 stamp(cell, grade=False, solution=True, locked=False, gid=f"{label or prefix}-code")

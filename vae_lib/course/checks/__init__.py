@@ -40,7 +40,18 @@ The checks live in one module per lesson: :mod:`.reconstruction` (14-1), :mod:`.
 (14-6), each with the typical wrong variants of its exercises; :mod:`._runner` holds what they
 share (:class:`Case`, :class:`CheckResult`, the runner and the comparison helpers).
 """
-from ._runner import FAIL, PASS, Case, CheckFailed, CheckResult, CheckSpec, ValueCase, finish, grading, run_check
+from ._runner import (
+    FAIL,
+    PASS,
+    Case,
+    CheckFailed,
+    CheckResult,
+    CheckSpec,
+    ValueCase,
+    finish,
+    grading,
+    run_check,
+)
 from .capstone import check_capstone, check_regression_direction  # noqa: F401  (lesson 14-8)
 from .elbo import LOG_2PI, check_elbo_1d, check_gaussian_log_density
 from .kl import check_kl, check_kl_monte_carlo

@@ -7,12 +7,14 @@ code into a failed :class:`Case`, prints one line per case and returns a :class:
 The helpers below compare the student's output with a reference and pick the hint of the first
 typical wrong variant the output matches.
 """
+
 from __future__ import annotations
 
 import numbers
 import os
 import traceback
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import torch
 
@@ -135,7 +137,7 @@ _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
 def _call(fn: Callable, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - any error of the student's code is a failed case
+    except Exception as exc:
         raise _StudentError(exc) from None
 
 
@@ -172,31 +174,59 @@ def _where(exc: BaseException) -> str:
 # (what the exception says, the hint): checked in order, the first match wins. They name the
 # mistake behind the exception; a case's own hint (about shapes) is only used for shape errors.
 EXCEPTION_HINTS: list[tuple[tuple[str, ...], str]] = [
-    (("modified by an inplace operation",),
-     "an in-place operation (+=, *=, .exp_(), x[...] = ...) changed a tensor that autograd still needs, for "
-     "example the output of exp(): write a new tensor instead (s = s + 1, not s += 1), or work on a .clone()"),
-    (("a leaf Variable that requires grad is being used in an in-place operation",),
-     "do not change the inputs in place (mu += ..., logvar.exp_()): compute new tensors from them"),
-    (("Can't call numpy() on Tensor that requires grad", "numpy() on Tensor", "'numpy.ndarray' object",
-      "ndarray", "numpy"),
-     "use torch functions (torch.exp, torch.log, torch.sum, ...) on tensors, not numpy (np.exp, np.sum, ...): "
-     "numpy cannot follow gradients and turns tensors into arrays"),
-    (("converted to Python scalars", "only one element tensors can be converted", "must be real number, not Tensor"),
-     "use torch functions (torch.log, torch.exp, ...) on tensors, not math.log or float(...)"),
-    (("does not require grad and does not have a grad_fn",),
-     "your result is cut off from autograd: no .item(), .detach(), .numpy() or torch.tensor(...) on "
-     "intermediate results"),
-    (("mat1 and mat2 shapes cannot be multiplied", "size mismatch", "inconsistent tensor size"),
-     "this formula is elementwise: use * (and .sum(dim=-1)), not @ or torch.dot"),
-    (("expected scalar type", "expected both vectors to have same dtype", "must have the same dtype"),
-     "let every tensor follow the inputs' dtype: no torch.tensor(..., dtype=...) or .float() inside your function"),
-    (("is not defined",),
-     "a name your function uses is not defined: import it (import torch, import math) or run the cell that "
-     "defines it first"),
+    (
+        ("modified by an inplace operation",),
+        "an in-place operation (+=, *=, .exp_(), x[...] = ...) changed a tensor that autograd still needs, for "
+        "example the output of exp(): write a new tensor instead (s = s + 1, not s += 1), or work on a .clone()",
+    ),
+    (
+        ("a leaf Variable that requires grad is being used in an in-place operation",),
+        "do not change the inputs in place (mu += ..., logvar.exp_()): compute new tensors from them",
+    ),
+    (
+        (
+            "Can't call numpy() on Tensor that requires grad",
+            "numpy() on Tensor",
+            "'numpy.ndarray' object",
+            "ndarray",
+            "numpy",
+        ),
+        "use torch functions (torch.exp, torch.log, torch.sum, ...) on tensors, not numpy (np.exp, np.sum, ...): "
+        "numpy cannot follow gradients and turns tensors into arrays",
+    ),
+    (
+        (
+            "converted to Python scalars",
+            "only one element tensors can be converted",
+            "must be real number, not Tensor",
+        ),
+        "use torch functions (torch.log, torch.exp, ...) on tensors, not math.log or float(...)",
+    ),
+    (
+        ("does not require grad and does not have a grad_fn",),
+        "your result is cut off from autograd: no .item(), .detach(), .numpy() or torch.tensor(...) on "
+        "intermediate results",
+    ),
+    (
+        ("mat1 and mat2 shapes cannot be multiplied", "size mismatch", "inconsistent tensor size"),
+        "this formula is elementwise: use * (and .sum(dim=-1)), not @ or torch.dot",
+    ),
+    (
+        ("expected scalar type", "expected both vectors to have same dtype", "must have the same dtype"),
+        "let every tensor follow the inputs' dtype: no torch.tensor(..., dtype=...) or .float() inside your function",
+    ),
+    (
+        ("is not defined",),
+        "a name your function uses is not defined: import it (import torch, import math) or run the cell that "
+        "defines it first",
+    ),
 ]
 # Errors that autograd raises when the check differentiates the student's result: their mistake.
-_AUTOGRAD_ERRORS = ("modified by an inplace operation", "does not require grad and does not have a grad_fn",
-                    "a leaf Variable that requires grad")
+_AUTOGRAD_ERRORS = (
+    "modified by an inplace operation",
+    "does not require grad and does not have a grad_fn",
+    "a leaf Variable that requires grad",
+)
 _SHAPE_WORDS = ("size of tensor", "dimension", "shape", "index", "out of range", "broadcast")
 
 
@@ -212,11 +242,14 @@ def _exception_hint(exc: BaseException, case_hint: str | None) -> str | None:
     return None
 
 
-def _describe_exception(exc: BaseException, hint: str | None, seen: set | None = None,
-                        during: str = "your function raised") -> str:
+def _describe_exception(
+    exc: BaseException, hint: str | None, seen: set | None = None, during: str = "your function raised"
+) -> str:
     if isinstance(exc, NotImplementedError):
-        return ("your function raised NotImplementedError: it is not written yet."
-                "\nHint: replace `raise NotImplementedError()` with your code, run that cell, then this one.")
+        return (
+            "your function raised NotImplementedError: it is not written yet."
+            "\nHint: replace `raise NotImplementedError()` with your code, run that cell, then this one."
+        )
     where = _where(exc)
     hint = _exception_hint(exc, hint)
     key = (type(exc).__name__, where)
@@ -250,10 +283,17 @@ def _run(check: str, cases: list[tuple], verbose: bool, *, seed: int = 0) -> Che
             except _StudentError as err:
                 case = Case(name, False, _describe_exception(err.exc, error_hint, seen))
                 stop = isinstance(err.exc, NotImplementedError)
-            except Exception as exc:  # noqa: BLE001 - raised while the check used the student's result
-                if any(n in str(exc) for n in _AUTOGRAD_ERRORS):  # e.g. backward() after an in-place op on exp()
-                    case = Case(name, False, _describe_exception(
-                        exc, None, seen, during="using your result (its gradient, here) raised"))
+            except Exception as exc:
+                if any(
+                    n in str(exc) for n in _AUTOGRAD_ERRORS
+                ):  # e.g. backward() after an in-place op on exp()
+                    case = Case(
+                        name,
+                        False,
+                        _describe_exception(
+                            exc, None, seen, during="using your result (its gradient, here) raised"
+                        ),
+                    )
                 else:
                     case = Case(name, False, f"could not check your result ({type(exc).__name__}: {exc})")
             result.cases.append(case)
@@ -293,7 +333,10 @@ def grading() -> bool:
     In a notebook or a script a check only prints and returns its verdict; under a grader a
     failing check also raises :class:`CheckFailed`, so that the autograded cell scores 0.
     """
-    return bool(os.environ.get("NBGRADER_EXECUTION")) or os.environ.get("VAE_LIB_CHECKS_RAISE", "") not in ("", "0")
+    return bool(os.environ.get("NBGRADER_EXECUTION")) or os.environ.get("VAE_LIB_CHECKS_RAISE", "") not in (
+        "",
+        "0",
+    )
 
 
 def finish(result: CheckResult) -> CheckResult:
@@ -304,9 +347,12 @@ def finish(result: CheckResult) -> CheckResult:
 
 
 def _not_callable(check: str, what: str, value: Any, verbose: bool) -> CheckResult:
-    case = Case("your function", False,
-                f"{check} expects your function itself, got {type(value).__name__}."
-                f"\nHint: pass the function without calling it, e.g. {check}({what}).")
+    case = Case(
+        "your function",
+        False,
+        f"{check} expects your function itself, got {type(value).__name__}."
+        f"\nHint: pass the function without calling it, e.g. {check}({what}).",
+    )
     result = CheckResult(check, [case])
     if verbose:
         print(f"{check}:\n{_format_case(case)}\n{result.summary()}", flush=True)
@@ -340,21 +386,29 @@ def _as_tensor(out: Any, what: str = "your function") -> torch.Tensor:
     if isinstance(out, numbers.Real):
         return torch.tensor(float(out), dtype=torch.float64)
     if type(out).__module__ == "numpy":
-        raise _Failure(f"{what} returned a numpy {type(out).__name__}, expected a torch.Tensor.",
-                       "use torch operations on the input tensors (torch.sin, torch.exp, ...), not numpy: "
-                       "numpy loses the gradient and the dtype")
+        raise _Failure(
+            f"{what} returned a numpy {type(out).__name__}, expected a torch.Tensor.",
+            "use torch operations on the input tensors (torch.sin, torch.exp, ...), not numpy: "
+            "numpy loses the gradient and the dtype",
+        )
     if isinstance(out, (tuple, list)):
-        raise _Failure(f"{what} returned a {type(out).__name__} of {len(out)} items, expected one tensor.",
-                       "return a single tensor.")
-    raise _Failure(f"{what} returned a {type(out).__name__}, expected a torch.Tensor.",
-                   "use torch operations on the input tensors and return the resulting tensor.")
+        raise _Failure(
+            f"{what} returned a {type(out).__name__} of {len(out)} items, expected one tensor.",
+            "return a single tensor.",
+        )
+    raise _Failure(
+        f"{what} returned a {type(out).__name__}, expected a torch.Tensor.",
+        "use torch operations on the input tensors and return the resulting tensor.",
+    )
 
 
 def _as_float(out: Any, what: str = "your function") -> float:
     t = _as_tensor(out, what)
     if t.numel() != 1:
-        raise _Failure(f"{what} has {t.numel()} values (shape {_shape(t)}), expected one number.",
-                       "return a single number.")
+        raise _Failure(
+            f"{what} has {t.numel()} values (shape {_shape(t)}), expected one number.",
+            "return a single number.",
+        )
     return float(t.detach().reshape(()))
 
 
@@ -375,7 +429,7 @@ def _first_match(out: torch.Tensor, variants, rtol: float = 1e-4, atol: float = 
     for hint, value in variants:
         try:
             value = value() if callable(value) else value
-        except Exception:  # noqa: BLE001 - a variant that does not apply to these inputs
+        except Exception:
             continue
         if isinstance(value, (int, float)):
             value = torch.tensor(float(value), dtype=torch.float64)
@@ -396,61 +450,89 @@ def _largest_error(out: torch.Tensor, ref: torch.Tensor) -> str:
     return f"{float(diff.max()):.3g}"
 
 
-def _expect(out: Any, ref: torch.Tensor, *, variants=(), shape_hint: Callable | None = None,
-            rtol: float = 1e-4, atol: float = 1e-5, what: str = "your result",
-            nonfinite_hint: str | None = None, generic_hint: str | None = None,
-            dtype: torch.dtype | None = None) -> torch.Tensor:
+def _expect(
+    out: Any,
+    ref: torch.Tensor,
+    *,
+    variants=(),
+    shape_hint: Callable | None = None,
+    rtol: float = 1e-4,
+    atol: float = 1e-5,
+    what: str = "your result",
+    nonfinite_hint: str | None = None,
+    generic_hint: str | None = None,
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
     """Compare the student's output with the reference; raise a _Failure with the best hint."""
     out = _as_tensor(out)
     if out.shape != ref.shape:
         hint = shape_hint(out) if shape_hint else None
         raise _Failure(f"{what} has shape {_shape(out)}, expected {_shape(ref)}.", hint)
     if not out.is_floating_point():
-        raise _Failure(f"{what} has dtype {out.dtype}, expected a float tensor.",
-                       "keep the computation in floating point.")
+        raise _Failure(
+            f"{what} has dtype {out.dtype}, expected a float tensor.",
+            "keep the computation in floating point.",
+        )
     if not bool(torch.isfinite(out.detach()).all()):
         bad = "NaN" if bool(torch.isnan(out.detach()).any()) else "inf"
         raise _Failure(f"{what} contains {bad} for finite inputs.", nonfinite_hint)
     if dtype is not None and out.dtype != dtype:
-        raise _Failure(f"{what} has dtype {out.dtype} for {dtype} inputs.",
-                       "do not fix the dtype inside your function (no torch.tensor(..., dtype=...) or"
-                       " .float()): let it follow the inputs.")
+        raise _Failure(
+            f"{what} has dtype {out.dtype} for {dtype} inputs.",
+            "do not fix the dtype inside your function (no torch.tensor(..., dtype=...) or"
+            " .float()): let it follow the inputs.",
+        )
     if not _close(out, ref, rtol, atol):
         hint = _first_match(out, variants) or generic_hint
-        raise _Failure(f"{what} differs from the correct values (largest difference "
-                       f"{_largest_error(out, ref)}; yours start {_fmt(out)}).", hint)
+        raise _Failure(
+            f"{what} differs from the correct values (largest difference "
+            f"{_largest_error(out, ref)}; yours start {_fmt(out)}).",
+            hint,
+        )
     return out
 
 
 def _batch_shape_hint(ref: torch.Tensor, inner: int, inner_name: str, reduce_name: str):
     """Diagnose a wrong output shape of a function that reduces over the last dimension."""
+
     def hint(out: torch.Tensor) -> str:
         one = "one value per example"
         if out.dim() == 0 and ref.dim() > 0:
             o = out.detach().double()
             if _close(o, ref.sum().double(), 1e-4, 1e-5):
-                return (f"you summed over the batch too: {reduce_name} should be {one} "
-                        f"(sum over the {inner_name} only)")
+                return (
+                    f"you summed over the batch too: {reduce_name} should be {one} "
+                    f"(sum over the {inner_name} only)"
+                )
             if _close(o, ref.mean().double(), 1e-4, 1e-5):
                 return f"you averaged over the batch: {reduce_name} should be {one} (no mean over the batch)"
             if _close(o, ref.mean().double() / inner, 1e-4, 1e-5):
-                return (f"a reduction='mean' averages over everything: {reduce_name} should be {one}, "
-                        f"summed over the {inner_name}")
+                return (
+                    f"a reduction='mean' averages over everything: {reduce_name} should be {one}, "
+                    f"summed over the {inner_name}"
+                )
             return f"{reduce_name} should be {one}: reduce over the {inner_name} (the last dimension) only"
-        if out.shape == ref.shape + (inner,):
-            return (f"you returned one value per element: sum over the {inner_name} "
-                    f"(the last dimension) to get {one}")
-        return (f"sum over the last dimension only (dim=-1), the {inner_name}, so that your function works "
-                f"for any batch shape")
+        if out.shape == (*ref.shape, inner):
+            return (
+                f"you returned one value per element: sum over the {inner_name} "
+                f"(the last dimension) to get {one}"
+            )
+        return (
+            f"sum over the last dimension only (dim=-1), the {inner_name}, so that your function works "
+            f"for any batch shape"
+        )
+
     return hint
 
 
 def _grad_problem(out: torch.Tensor) -> None:
     """Fail unless ``out`` is connected to autograd."""
     if not out.requires_grad:
-        raise _Failure("your result is cut off from autograd (it does not require grad).",
-                       "use torch operations all the way: no .item(), .detach(), .numpy(), math.* functions "
-                       "or torch.tensor(...) around intermediate results.")
+        raise _Failure(
+            "your result is cut off from autograd (it does not require grad).",
+            "use torch operations all the way: no .item(), .detach(), .numpy(), math.* functions "
+            "or torch.tensor(...) around intermediate results.",
+        )
 
 
 def _backward(out: torch.Tensor, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor | None]:
@@ -529,9 +611,19 @@ def run_check(spec: CheckSpec, fn: Callable, verbose: bool = True) -> CheckResul
             if spec.check_answer is not None:
                 spec.check_answer(answer, ref, doubles, variants)
             rtol, atol = case.tolerance
-            _expect(answer, ref, variants=variants, what=spec.what, rtol=rtol, atol=atol, dtype=case.dtype,
-                    shape_hint=spec.shape_hint(ref, doubles) if spec.shape_hint else None,
-                    nonfinite_hint=case.nonfinite_hint, generic_hint=spec.generic_hint)
+            _expect(
+                answer,
+                ref,
+                variants=variants,
+                what=spec.what,
+                rtol=rtol,
+                atol=atol,
+                dtype=case.dtype,
+                shape_hint=spec.shape_hint(ref, doubles) if spec.shape_hint else None,
+                nonfinite_hint=case.nonfinite_hint,
+                generic_hint=spec.generic_hint,
+            )
+
         return body
 
     cases: list[tuple] = []

@@ -4,17 +4,27 @@
 :func:`check_elbo_1d` checks ``fn(x, m, v, w, b, s2)``, the closed-form ELBO of the 1-D
 linear-Gaussian model.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
 from ...losses import kl_divergence as _kl_reference
-from ._runner import (CheckResult, _as_float, _call, _expect, _Failure, _gen, _not_callable, _rand,
-                      _randn, _run)
-
+from ._runner import (
+    CheckResult,
+    _as_float,
+    _call,
+    _expect,
+    _Failure,
+    _gen,
+    _not_callable,
+    _rand,
+    _randn,
+    _run,
+)
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -31,22 +41,34 @@ def check_gaussian_log_density(fn: Callable, verbose: bool = True) -> CheckResul
     def variants(x, mu, var):
         x, mu, var = (t.detach().double() for t in (x, mu, var))
         ref = -0.5 * (LOG_2PI + var.log()) - (x - mu) ** 2 / (2 * var)
-        var_as_std = ("you used the variance where the standard deviation belongs: "
-                      "torch.distributions.Normal(mu, scale) takes σ = sqrt(var)")
+        var_as_std = (
+            "you used the variance where the standard deviation belongs: "
+            "torch.distributions.Normal(mu, scale) takes σ = sqrt(var)"
+        )
         return [
             (var_as_std, lambda: torch.distributions.Normal(mu, var).log_prob(x)),
-            ("did you forget the 1/2 in front of log(2π σ²)?",
-             -(LOG_2PI + var.log()) - (x - mu) ** 2 / (2 * var)),
-            ("did you forget the 2 in the denominator of (x - mu)² / (2 σ²)?",
-             -0.5 * (LOG_2PI + var.log()) - (x - mu) ** 2 / var),
-            ("did you drop the log(2π) constant? The density must integrate to 1.",
-             -0.5 * var.log() - (x - mu) ** 2 / (2 * var)),
-            ("log σ = 1/2 log σ²: your log-normaliser uses log σ² where log σ belongs",
-             -0.5 * LOG_2PI - var.log() - (x - mu) ** 2 / (2 * var)),
+            (
+                "did you forget the 1/2 in front of log(2π σ²)?",
+                -(LOG_2PI + var.log()) - (x - mu) ** 2 / (2 * var),
+            ),
+            (
+                "did you forget the 2 in the denominator of (x - mu)² / (2 σ²)?",
+                -0.5 * (LOG_2PI + var.log()) - (x - mu) ** 2 / var,
+            ),
+            (
+                "did you drop the log(2π) constant? The density must integrate to 1.",
+                -0.5 * var.log() - (x - mu) ** 2 / (2 * var),
+            ),
+            (
+                "log σ = 1/2 log σ²: your log-normaliser uses log σ² where log σ belongs",
+                -0.5 * LOG_2PI - var.log() - (x - mu) ** 2 / (2 * var),
+            ),
             ("you returned the density itself, not its logarithm", ref.exp()),
             ("you returned the negative log-density: return log N(x; mu, var) itself", -ref),
-            ("did you square (x - mu)? The exponent is -(x - mu)² / (2 σ²)",
-             -0.5 * (LOG_2PI + var.log()) - (x - mu) / (2 * var)),
+            (
+                "did you square (x - mu)? The exponent is -(x - mu)² / (2 σ²)",
+                -0.5 * (LOG_2PI + var.log()) - (x - mu) / (2 * var),
+            ),
         ]
 
     def shape_hint(ref):
@@ -54,15 +76,21 @@ def check_gaussian_log_density(fn: Callable, verbose: bool = True) -> CheckResul
             if out.numel() == 1 and ref.numel() > 1:
                 return "the log-density is elementwise: one value per element of x, do not sum or average"
             return "return one value per element: the shape of x, mu and var broadcast together"
+
         return hint
 
     def compare(x, mu, var, **kw):
         ref = reference(x.double(), mu.double(), var.double())
         out = _call(fn, x.clone(), mu.clone(), var.clone())
-        return _expect(out, ref, variants=variants(x, mu, var), shape_hint=shape_hint(ref),
-                       what="your log-density",
-                       generic_hint="log N(x; mu, σ²) has a log-normaliser and a quadratic term; "
-                                    "check both", **kw)
+        return _expect(
+            out,
+            ref,
+            variants=variants(x, mu, var),
+            shape_hint=shape_hint(ref),
+            what="your log-density",
+            generic_hint="log N(x; mu, σ²) has a log-normaliser and a quadratic term; check both",
+            **kw,
+        )
 
     def standard():
         compare(torch.tensor([0.0, 1.0, 2.0, -0.5]), torch.zeros(4), torch.ones(4))
@@ -74,20 +102,33 @@ def check_gaussian_log_density(fn: Callable, verbose: bool = True) -> CheckResul
         compare(_randn(4, 3, seed=24), torch.tensor([0.5, -1.0, 2.0]), torch.tensor([0.25, 2.0, 4.0]))
 
     def narrow():
-        compare(torch.tensor([1.0, 0.5, 0.0]), torch.zeros(3), torch.full((3,), 1e-4), rtol=1e-5,
-                nonfinite_hint="compute the log-density directly (the log of a product is a sum of logs) "
-                               "instead of log(exp(...)): exp underflows to 0 far from the mean")
+        compare(
+            torch.tensor([1.0, 0.5, 0.0]),
+            torch.zeros(3),
+            torch.full((3,), 1e-4),
+            rtol=1e-5,
+            nonfinite_hint="compute the log-density directly (the log of a product is a sum of logs) "
+            "instead of log(exp(...)): exp underflows to 0 far from the mean",
+        )
 
     def float64():
-        compare(_randn(5, seed=25, dtype=torch.float64), _randn(5, seed=26, dtype=torch.float64),
-                _rand(5, seed=27, low=0.5, high=2.0, dtype=torch.float64), rtol=1e-10, atol=1e-10,
-                dtype=torch.float64)
+        compare(
+            _randn(5, seed=25, dtype=torch.float64),
+            _randn(5, seed=26, dtype=torch.float64),
+            _rand(5, seed=27, low=0.5, high=2.0, dtype=torch.float64),
+            rtol=1e-10,
+            atol=1e-10,
+            dtype=torch.float64,
+        )
 
     cases = [
         ("standard normal at x = 0, 1, 2, -0.5", standard),
         ("random x, mu, var of shape [6]", random),
-        ("broadcasting: x [4, 3] with mu, var [3]", broadcast,
-         "use torch operations so that x, mu and var broadcast like tensors"),
+        (
+            "broadcasting: x [4, 3] with mu, var [3]",
+            broadcast,
+            "use torch operations so that x, mu and var broadcast like tensors",
+        ),
         ("small variance (1e-4), far from the mean", narrow),
         ("float64 in, float64 out", float64),
     ]
@@ -96,38 +137,49 @@ def check_gaussian_log_density(fn: Callable, verbose: bool = True) -> CheckResul
 
 def _kl_1d(m: float, v: float) -> float:
     """KL(N(m, v) ‖ N(0, 1)) of the 1-D model, by the core's closed form."""
-    return float(_kl_reference(torch.tensor([float(m)], dtype=torch.float64),
-                               torch.tensor([math.log(v)], dtype=torch.float64)))
+    return float(
+        _kl_reference(
+            torch.tensor([float(m)], dtype=torch.float64), torch.tensor([math.log(v)], dtype=torch.float64)
+        )
+    )
 
 
 def _elbo_reference(x, m, v, w, b, s2):
-    rec = -0.5 * math.log(2 * math.pi * s2) - ((x - w * m - b) ** 2 + w ** 2 * v) / (2 * s2)
+    rec = -0.5 * math.log(2 * math.pi * s2) - ((x - w * m - b) ** 2 + w**2 * v) / (2 * s2)
     kl = _kl_1d(m, v)
     return rec - kl
 
 
 def _elbo_variants(x, m, v, w, b, s2):
     const = -0.5 * math.log(2 * math.pi * s2)
-    quad = ((x - w * m - b) ** 2 + w ** 2 * v) / (2 * s2)
+    quad = ((x - w * m - b) ** 2 + w**2 * v) / (2 * s2)
     rec = const - quad
     kl = _kl_1d(m, v)
     ref = rec - kl
     return [
-        ("E_q[(x - w z - b)²] is not (x - w m - b)²: z is random under q, so its variance adds a term",
-         const - (x - w * m - b) ** 2 / (2 * s2) - kl),
+        (
+            "E_q[(x - w z - b)²] is not (x - w m - b)²: z is random under q, so its variance adds a term",
+            const - (x - w * m - b) ** 2 / (2 * s2) - kl,
+        ),
         ("you added the KL term: the ELBO subtracts it", rec + kl),
         ("your KL term is off by a factor 2: did you forget the 1/2?", rec - 2 * kl),
-        ("did you drop the -log v term of the KL (the entropy of q)?", rec - 0.5 * (m ** 2 + v - 1)),
-        ("s2 is the variance σ² of p(x|z), not its standard deviation",
-         -0.5 * math.log(2 * math.pi * s2 ** 2) - ((x - w * m - b) ** 2 + w ** 2 * v) / (2 * s2 ** 2) - kl),
-        ("v is the variance of q, not its standard deviation",
-         const - ((x - w * m - b) ** 2 + w ** 2 * v ** 2) / (2 * s2)
-         - 0.5 * (m ** 2 + v ** 2 - math.log(v ** 2) - 1)),
+        ("did you drop the -log v term of the KL (the entropy of q)?", rec - 0.5 * (m**2 + v - 1)),
+        (
+            "s2 is the variance σ² of p(x|z), not its standard deviation",
+            -0.5 * math.log(2 * math.pi * s2**2) - ((x - w * m - b) ** 2 + w**2 * v) / (2 * s2**2) - kl,
+        ),
+        (
+            "v is the variance of q, not its standard deviation",
+            const
+            - ((x - w * m - b) ** 2 + w**2 * v**2) / (2 * s2)
+            - 0.5 * (m**2 + v**2 - math.log(v**2) - 1),
+        ),
         ("you returned minus the ELBO (the loss): return the ELBO itself", -ref),
-        ("you dropped the constant -1/2 log(2π s2): keep it, the ELBO must be comparable with log p(x)",
-         -quad - kl),
-        ("you dropped the log(2π) part of the constant -1/2 log(2π s2)",
-         -0.5 * math.log(s2) - quad - kl),
+        (
+            "you dropped the constant -1/2 log(2π s2): keep it, the ELBO must be comparable with log p(x)",
+            -quad - kl,
+        ),
+        ("you dropped the log(2π) part of the constant -1/2 log(2π s2)", -0.5 * math.log(s2) - quad - kl),
         ("did you forget the 2 in the denominator of the squared-error term?", const - 2 * quad - kl),
     ]
 
@@ -151,21 +203,23 @@ def check_elbo_1d(fn: Callable, verbose: bool = True) -> CheckResult:
         got = call(x, m, v, w, b, s2)
         ref = _elbo_reference(x, m, v, w, b, s2)
         if not math.isfinite(got):
-            raise _Failure(f"your ELBO is {got} for finite inputs.",
-                           "check for log(0) or a division by zero")
+            raise _Failure(f"your ELBO is {got} for finite inputs.", "check for log(0) or a division by zero")
         if not math.isclose(got, ref, rel_tol=rtol, abs_tol=1e-9):
             hint = None
             for h, value in _elbo_variants(x, m, v, w, b, s2):
                 if math.isclose(got, value, rel_tol=1e-6, abs_tol=1e-9):
                     hint = h
                     break
-            raise _Failure(f"your ELBO is {got:.6g} for x={x:.4g}, m={m:.4g}, v={v:.4g}, w={w:.4g}, b={b:.4g}, "
-                           f"s2={s2:.4g}; that is not the closed form.",
-                           hint or "ELBO = E_q[log p(x|z)] - KL(q(z) ‖ p(z)); write out both expectations "
-                                   "under q term by term")
+            raise _Failure(
+                f"your ELBO is {got:.6g} for x={x:.4g}, m={m:.4g}, v={v:.4g}, w={w:.4g}, b={b:.4g}, "
+                f"s2={s2:.4g}; that is not the closed form.",
+                hint
+                or "ELBO = E_q[log p(x|z)] - KL(q(z) ‖ p(z)); write out both expectations "
+                "under q term by term",
+            )
 
     def log_px(x, w, b, s2):
-        var = w ** 2 + s2
+        var = w**2 + s2
         return -0.5 * math.log(2 * math.pi * var) - (x - b) ** 2 / (2 * var)
 
     def prior_q():
@@ -180,13 +234,15 @@ def check_elbo_1d(fn: Callable, verbose: bool = True) -> CheckResult:
 
     def exact_posterior():
         x, w, b, s2 = 2.0, 1.5, -0.5, 0.7
-        v = s2 / (s2 + w ** 2)
-        m = w * (x - b) / (s2 + w ** 2)
+        v = s2 / (s2 + w**2)
+        m = w * (x - b) / (s2 + w**2)
         got = call(x, m, v, w, b, s2)
         if not math.isclose(got, log_px(x, w, b, s2), rel_tol=1e-7, abs_tol=1e-9):
             compare(x, m, v, w, b, s2)  # the usual diagnosis
-            raise _Failure(f"with q equal to the exact posterior your ELBO is {got:.6g}, which is not log p(x).",
-                           "when q(z) is the exact posterior, KL(q ‖ posterior) = 0 and the ELBO equals log p(x)")
+            raise _Failure(
+                f"with q equal to the exact posterior your ELBO is {got:.6g}, which is not log p(x).",
+                "when q(z) is the exact posterior, KL(q ‖ posterior) = 0 and the ELBO equals log p(x)",
+            )
 
     def lower_bound():
         g = _gen(32)
@@ -197,9 +253,11 @@ def check_elbo_1d(fn: Callable, verbose: bool = True) -> CheckResult:
             v = float(torch.rand((), generator=g, dtype=torch.float64)) * 3 + 0.05
             got = call(x, m, v, w, b, s2)
             if got > bound + 1e-9:
-                raise _Failure(f"your ELBO ({got:.4g}) exceeds log p(x) ({bound:.4g}) for m={m:.3g}, v={v:.3g}, "
-                               "but it is a lower bound.",
-                               "check the signs: ELBO = E_q[log p(x|z)] - KL(q ‖ p(z))")
+                raise _Failure(
+                    f"your ELBO ({got:.4g}) exceeds log p(x) ({bound:.4g}) for m={m:.3g}, v={v:.3g}, "
+                    "but it is a lower bound.",
+                    "check the signs: ELBO = E_q[log p(x|z)] - KL(q ‖ p(z))",
+                )
             compare(x, m, v, w, b, s2)
 
     def narrow():

@@ -4,20 +4,37 @@
 :func:`check_kl_monte_carlo` checks ``fn(mu, logvar, n, generator)``, its Monte Carlo estimate.
 The table of wrong KLs, :func:`_kl_variants`, is shared with the VAE loss check of lesson 14-3.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch.distributions import Normal
 from torch.distributions import kl_divergence as _torch_kl
 
 from ...losses import kl_divergence as _kl_reference
-from ._runner import (CheckResult, CheckSpec, ValueCase, _as_tensor, _backward, _batch_shape_hint, _call, _close,
-                      _expect, _Failure, _first_match, _fmt, _gen, _not_callable, _rand, _randn,
-                      _run, _shape, run_check)
-
+from ._runner import (
+    CheckResult,
+    CheckSpec,
+    ValueCase,
+    _as_tensor,
+    _backward,
+    _batch_shape_hint,
+    _call,
+    _close,
+    _Failure,
+    _first_match,
+    _fmt,
+    _gen,
+    _not_callable,
+    _rand,
+    _randn,
+    _run,
+    _shape,
+    run_check,
+)
 
 # ----------------------------------------------------------------- wrong KL variants (shared)
 
@@ -32,18 +49,24 @@ def _kl_variants(mu: torch.Tensor, logvar: torch.Tensor, reduce=lambda t: t):
     kl = _kl_reference(mu, lv)
     d = mu.shape[-1]
     half_sum = lambda t: 0.5 * t.sum(-1)  # noqa: E731 - one term summed over the latent dimensions
-    sigma_hint = ("you used σ = exp(logvar) instead of exp(logvar / 2): logvar is log σ², "
-                  "so σ² = exp(logvar)")
-    reverse = _torch_kl(Normal(torch.zeros_like(mu), torch.ones_like(mu)), Normal(mu, (0.5 * lv).exp())).sum(-1)
+    sigma_hint = "you used σ = exp(logvar) instead of exp(logvar / 2): logvar is log σ², so σ² = exp(logvar)"
+    reverse = _torch_kl(Normal(torch.zeros_like(mu), torch.ones_like(mu)), Normal(mu, (0.5 * lv).exp())).sum(
+        -1
+    )
     return [
         ("your KL is off by a factor 2: did you forget the 1/2?", reduce(2 * kl)),
         ("did you drop the -log σ² term? (each dimension contributes four terms)", reduce(kl + half_sum(lv))),
-        (sigma_hint, reduce(_kl_reference(mu, 2 * lv))),             # σ² taken as exp(2 logvar)
+        (sigma_hint, reduce(_kl_reference(mu, 2 * lv))),  # σ² taken as exp(2 logvar)
         (sigma_hint, reduce(_kl_reference(mu, 2 * lv) + half_sum(lv))),
-        ("you averaged over the latent dimensions: sum over them (the KLs of independent "
-         "dimensions add up)", reduce(kl / d)),
-        ("did you forget the -1 in each dimension? The KL must be 0 when mu = 0 and logvar = 0.",
-         reduce(kl + d / 2)),
+        (
+            "you averaged over the latent dimensions: sum over them (the KLs of independent "
+            "dimensions add up)",
+            reduce(kl / d),
+        ),
+        (
+            "did you forget the -1 in each dimension? The KL must be 0 when mu = 0 and logvar = 0.",
+            reduce(kl + d / 2),
+        ),
         ("did you use mu instead of mu²?", reduce(kl + half_sum(mu - mu.pow(2)))),
         ("the log σ² term has the wrong sign", reduce(kl + 2 * half_sum(lv))),
         ("that is KL(N(0, I) ‖ q), the reverse direction: the VAE's KL is KL(q ‖ N(0, I))", reduce(reverse)),
@@ -54,19 +77,31 @@ def _kl_variants(mu: torch.Tensor, logvar: torch.Tensor, reduce=lambda t: t):
 def _kl_negative(answer: torch.Tensor, ref: torch.Tensor, inputs: tuple, variants: list) -> None:
     """A negative KL is named as such first: it is the clearest sign of a dropped or flipped term."""
     t = answer.detach()
-    if t.shape == ref.shape and bool(torch.isfinite(t).all()) and bool((t < -1e-6).any()) \
-            and not _close(t, ref, 1e-4, 1e-5):
-        raise _Failure(f"your KL is negative ({float(t.min()):.4g} for one example), but a KL divergence is "
-                       "never negative.", _first_match(t, variants) or "check the sign of each term")
+    if (
+        t.shape == ref.shape
+        and bool(torch.isfinite(t).all())
+        and bool((t < -1e-6).any())
+        and not _close(t, ref, 1e-4, 1e-5)
+    ):
+        raise _Failure(
+            f"your KL is negative ({float(t.min()):.4g} for one example), but a KL divergence is "
+            "never negative.",
+            _first_match(t, variants) or "check the sign of each term",
+        )
 
 
 def _kl_prior_is_zero(fn: Callable) -> None:
     mu, logvar = torch.zeros(4, 3), torch.zeros(4, 3)
     out = _as_tensor(_call(fn, mu, logvar))
-    if out.shape == (4,) and bool(torch.isfinite(out.detach()).all()) and float(out.detach().abs().max()) > 1e-6:
+    if (
+        out.shape == (4,)
+        and bool(torch.isfinite(out.detach()).all())
+        and float(out.detach().abs().max()) > 1e-6
+    ):
         hint = _first_match(out, _kl_variants(mu, logvar)) or "check each term at mu = 0, σ² = 1"
-        raise _Failure(f"your KL is {_fmt(out)} at the prior, but it must be exactly 0 when mu = 0 and "
-                       "logvar = 0.", hint)
+        raise _Failure(
+            f"your KL is {_fmt(out)} at the prior, but it must be exactly 0 when mu = 0 and logvar = 0.", hint
+        )
 
 
 def _kl_gradient(fn: Callable) -> None:
@@ -81,12 +116,15 @@ def _kl_gradient(fn: Callable) -> None:
     _kl_reference(mu_ref, lv_ref).sum().backward()
     for label, grad, expected in (("mu", grads["mu"], mu_ref.grad), ("logvar", grads["logvar"], lv_ref.grad)):
         if grad is None or not bool(grad.abs().sum() > 0):
-            raise _Failure(f"the gradient does not reach {label}.",
-                           "compute the KL with torch operations on mu and logvar (no .item(), .detach() "
-                           "or numpy)")
-        if not _close(grad, expected, 1e-6, 1e-9):
-            raise _Failure(f"the gradient with respect to {label} differs from the closed form's.",
-                           "fix the value cases above first")
+            raise _Failure(
+                f"the gradient does not reach {label}.",
+                "compute the KL with torch operations on mu and logvar (no .item(), .detach() or numpy)",
+            )
+        if expected is None or not _close(grad, expected, 1e-6, 1e-9):
+            raise _Failure(
+                f"the gradient with respect to {label} differs from the closed form's.",
+                "fix the value cases above first",
+            )
 
 
 _SUM_LAST = "sum over the last dimension (dim=-1) so that a single example of shape [d] works too"
@@ -101,24 +139,41 @@ KL_CHECK = CheckSpec(
     generic_hint="compare your formula with the closed form of lesson 14-4 term by term (σ² = exp(logvar))",
     check_answer=_kl_negative,
     cases=[
-        ValueCase("batch of 8 x 2", lambda: (_randn(8, 2, seed=71), _rand(8, 2, seed=72, low=-2.0, high=1.0))),
+        ValueCase(
+            "batch of 8 x 2", lambda: (_randn(8, 2, seed=71), _rand(8, 2, seed=72, low=-2.0, high=1.0))
+        ),
         ("the prior itself (mu = 0, logvar = 0): KL = 0", _kl_prior_is_zero),
         ValueCase("mu = 0, logvar = -2", lambda: (torch.zeros(2, 3), torch.full((2, 3), -2.0))),
-        ValueCase("a single example of shape [5]", lambda: (_randn(5, seed=73), _rand(5, seed=74, low=-2.0, high=1.0)),
-                  error_hint=_SUM_LAST),
-        ValueCase("batch shape [3, 4, 6] ([B, N, d])",
-                  lambda: (_randn(3, 4, 6, seed=75), _rand(3, 4, 6, seed=76, low=-2.0, high=1.0))),
-        ValueCase("zero-variance limit (logvar = -80)", lambda: (_randn(4, 3, seed=77), torch.full((4, 3), -80.0)),
-                  tolerance=(1e-5, 1e-5),
-                  nonfinite_hint="σ² → 0 must give a large but finite KL: use logvar directly for the log σ² term "
-                                 "(log(exp(logvar)) is -inf once exp(logvar) underflows to 0)"),
-        ValueCase("large means (|mu| ~ 1000)",
-                  lambda: (1000 * _randn(4, 3, seed=78), _rand(4, 3, seed=79, low=-1.0, high=1.0)),
-                  tolerance=(1e-5, 1e-5)),
-        ValueCase("float64 in, float64 out",
-                  lambda: (_randn(6, 4, seed=80, dtype=torch.float64),
-                           _rand(6, 4, seed=81, low=-3.0, high=2.0, dtype=torch.float64)),
-                  tolerance=(1e-10, 1e-12), dtype=torch.float64),
+        ValueCase(
+            "a single example of shape [5]",
+            lambda: (_randn(5, seed=73), _rand(5, seed=74, low=-2.0, high=1.0)),
+            error_hint=_SUM_LAST,
+        ),
+        ValueCase(
+            "batch shape [3, 4, 6] ([B, N, d])",
+            lambda: (_randn(3, 4, 6, seed=75), _rand(3, 4, 6, seed=76, low=-2.0, high=1.0)),
+        ),
+        ValueCase(
+            "zero-variance limit (logvar = -80)",
+            lambda: (_randn(4, 3, seed=77), torch.full((4, 3), -80.0)),
+            tolerance=(1e-5, 1e-5),
+            nonfinite_hint="σ² → 0 must give a large but finite KL: use logvar directly for the log σ² term "
+            "(log(exp(logvar)) is -inf once exp(logvar) underflows to 0)",
+        ),
+        ValueCase(
+            "large means (|mu| ~ 1000)",
+            lambda: (1000 * _randn(4, 3, seed=78), _rand(4, 3, seed=79, low=-1.0, high=1.0)),
+            tolerance=(1e-5, 1e-5),
+        ),
+        ValueCase(
+            "float64 in, float64 out",
+            lambda: (
+                _randn(6, 4, seed=80, dtype=torch.float64),
+                _rand(6, 4, seed=81, low=-3.0, high=2.0, dtype=torch.float64),
+            ),
+            tolerance=(1e-10, 1e-12),
+            dtype=torch.float64,
+        ),
         ("gradient with respect to mu and logvar", _kl_gradient),
     ],
 )
@@ -137,7 +192,7 @@ def _mc_kl_stats(mu: torch.Tensor, logvar: torch.Tensor):
     var = lv.exp()
     kl = _kl_reference(mu, lv)
     # log q(z) - log p(z) = const + 1/2 [(v - 1) eps² + 2 mu sigma eps] per dimension
-    sample_var = (0.5 * (var - 1) ** 2 + mu ** 2 * var).sum(-1)
+    sample_var = (0.5 * (var - 1) ** 2 + mu**2 * var).sum(-1)
     return kl, sample_var
 
 
@@ -151,12 +206,18 @@ def _mc_kl_variants(mu: torch.Tensor, logvar: torch.Tensor, n: int):
         ("your estimate is negative: average log q(z) - log p(z), not log p(z) - log q(z)", -kl),
         ("you averaged over the latent dimensions: sum log q(z) - log p(z) over them", kl / d),
         ("you summed over the n samples: average them", n * kl),
-        ("you used σ = exp(logvar) instead of exp(logvar / 2) when sampling z",
-         0.5 * (-lv - var + mu ** 2 + var ** 2).sum(-1)),
-        ("sample z from q (z = mu + σ ε), not from the prior N(0, I)",
-         -0.5 * ((1 + mu ** 2) / var + lv - 1).sum(-1)),
-        ("torch.distributions.Normal(mu, scale) takes the standard deviation σ, not the variance",
-         (-lv - 0.5 / var + 0.5 * mu ** 2 + 0.5 * var).sum(-1)),
+        (
+            "you used σ = exp(logvar) instead of exp(logvar / 2) when sampling z",
+            0.5 * (-lv - var + mu**2 + var**2).sum(-1),
+        ),
+        (
+            "sample z from q (z = mu + σ ε), not from the prior N(0, I)",
+            -0.5 * ((1 + mu**2) / var + lv - 1).sum(-1),
+        ),
+        (
+            "torch.distributions.Normal(mu, scale) takes the standard deviation σ, not the variance",
+            (-lv - 0.5 / var + 0.5 * mu**2 + 0.5 * var).sum(-1),
+        ),
     ]
 
 
@@ -181,21 +242,31 @@ def check_kl_monte_carlo(fn: Callable, verbose: bool = True) -> CheckResult:
             raise _Failure(f"your estimate has shape {_shape(out)}, expected {_shape(kl)}.", hint)
         got = out.detach().double()
         if not bool(torch.isfinite(got).all()):
-            raise _Failure("your estimate contains NaN or inf.", "compute log q(z) and log p(z) directly "
-                           "(torch.distributions.Normal(...).log_prob or the formula), not log(exp(...))")
+            raise _Failure(
+                "your estimate contains NaN or inf.",
+                "compute log q(z) and log p(z) directly "
+                "(torch.distributions.Normal(...).log_prob or the formula), not log(exp(...))",
+            )
         se = (sample_var / n).sqrt()
         tol = 5 * se + 1e-4 * (1 + kl.abs())
         if not bool(((got - kl).abs() <= tol).all()):
             hint = None
             for h, value in _mc_kl_variants(mu, logvar, n):
-                if bool(((got - value).abs() <= 5 * se * max(1.0, n if "summed" in h else 1.0)
-                         + 1e-3 * (1 + value.abs())).all()):
+                if bool(
+                    (
+                        (got - value).abs()
+                        <= 5 * se * max(1.0, n if "summed" in h else 1.0) + 1e-3 * (1 + value.abs())
+                    ).all()
+                ):
                     hint = h
                     break
             worst = float(((got - kl).abs() / se.clamp_min(1e-12)).max())
-            raise _Failure(f"your estimate is {worst:.1f} standard errors away from the KL (allowed: 5).",
-                           hint or "average log q(z) - log p(z) over n samples z ~ q = N(mu, σ²), "
-                                   "summed over the latent dimensions")
+            raise _Failure(
+                f"your estimate is {worst:.1f} standard errors away from the KL (allowed: 5).",
+                hint
+                or "average log q(z) - log p(z) over n samples z ~ q = N(mu, σ²), "
+                "summed over the latent dimensions",
+            )
         return got
 
     def batch():
@@ -215,15 +286,20 @@ def check_kl_monte_carlo(fn: Callable, verbose: bool = True) -> CheckResult:
         b = estimate(mu, logvar, 100, 123)
         c = estimate(mu, logvar, 100, 456)
         if a.shape != b.shape or not bool(torch.equal(a.detach(), b.detach())):
-            raise _Failure("two calls with generators seeded alike gave different estimates.",
-                           "draw the noise with the generator you are given: torch.randn(..., generator=generator)")
+            raise _Failure(
+                "two calls with generators seeded alike gave different estimates.",
+                "draw the noise with the generator you are given: torch.randn(..., generator=generator)",
+            )
         if bool(torch.equal(a.detach(), c.detach())):
             kl, _ = _mc_kl_stats(mu, logvar)
             closed = _close(a, kl, 1e-5, 1e-6)
-            raise _Failure("your estimate does not change with the random seed.",
-                           "that is the closed form: estimate the KL by averaging log q(z) - log p(z) over n "
-                           "samples z ~ q" if closed else
-                           "draw fresh noise for every call with the generator you are given")
+            raise _Failure(
+                "your estimate does not change with the random seed.",
+                "that is the closed form: estimate the KL by averaging log q(z) - log p(z) over n "
+                "samples z ~ q"
+                if closed
+                else "draw fresh noise for every call with the generator you are given",
+            )
 
     def spread():
         mu, logvar = torch.tensor([1.0, -0.5]), torch.tensor([math.log(0.8), math.log(1.2)])
@@ -233,37 +309,56 @@ def check_kl_monte_carlo(fn: Callable, verbose: bool = True) -> CheckResult:
         for i in range(calls):
             out = estimate(mu, logvar, n, 1000 + i)
             if out.shape != ():
-                raise _Failure(f"your estimate has shape {_shape(out)} for one example of shape [2], expected [].",
-                               "fix the shape cases above first")
+                raise _Failure(
+                    f"your estimate has shape {_shape(out)} for one example of shape [2], expected [].",
+                    "fix the shape cases above first",
+                )
             values.append(out.detach().double())
         values = torch.stack(values)
         kl, _ = _mc_kl_stats(mu, logvar)
         se = math.sqrt(float(sample_var) / (n * calls))
         if abs(float(values.mean() - kl)) > 5 * se:
-            hint = next((h for h, v in _mc_kl_variants(mu, logvar, n)
-                         if abs(float(values.mean() - v)) <= 5 * se * (n if "summed" in h else 1)), None)
-            raise _Failure(f"the average of your {calls} estimates with n = {n} is "
-                           f"{abs(float(values.mean() - kl)) / se:.1f} standard errors away from the KL.",
-                           hint or "fix the cases above first")
+            hint = next(
+                (
+                    h
+                    for h, v in _mc_kl_variants(mu, logvar, n)
+                    if abs(float(values.mean() - v)) <= 5 * se * (n if "summed" in h else 1)
+                ),
+                None,
+            )
+            raise _Failure(
+                f"the average of your {calls} estimates with n = {n} is "
+                f"{abs(float(values.mean() - kl)) / se:.1f} standard errors away from the KL.",
+                hint or "fix the cases above first",
+            )
         if float(values.var()) < 1e-12:
-            raise _Failure("your estimate does not vary between seeds.",
-                           "estimate the KL by averaging log q(z) - log p(z) over n samples z ~ q")
+            raise _Failure(
+                "your estimate does not vary between seeds.",
+                "estimate the KL by averaging log q(z) - log p(z) over n samples z ~ q",
+            )
         ratio = float(values.var() / (sample_var / n))
         if ratio > 2.5:
-            raise _Failure(f"your estimates with n = {n} vary {ratio:.1f} times as much as an average of {n} "
-                           "independent samples should.",
-                           "draw a fresh ε for each of the n samples (one ε reused n times does not average "
-                           "anything out), and average log q(z) - log p(z) over them")
+            raise _Failure(
+                f"your estimates with n = {n} vary {ratio:.1f} times as much as an average of {n} "
+                "independent samples should.",
+                "draw a fresh ε for each of the n samples (one ε reused n times does not average "
+                "anything out), and average log q(z) - log p(z) over them",
+            )
         if ratio < 0.4:
-            raise _Failure(f"your estimates with n = {n} vary {1 / max(ratio, 1e-12):.1f} times less than an "
-                           f"average of {n} samples of log q(z) - log p(z) should.",
-                           "estimate the whole KL by Monte Carlo: average log q(z) - log p(z) over z ~ q, "
-                           "without closed-form parts")
+            raise _Failure(
+                f"your estimates with n = {n} vary {1 / max(ratio, 1e-12):.1f} times less than an "
+                f"average of {n} samples of log q(z) - log p(z) should.",
+                "estimate the whole KL by Monte Carlo: average log q(z) - log p(z) over z ~ q, "
+                "without closed-form parts",
+            )
 
     cases = [
         ("batch of 4 x 2, n = 20,000: within 5 standard errors", batch),
-        ("a single example of shape [3]", single,
-         "work over the last dimension (dim=-1) so that a single example of shape [d] works too"),
+        (
+            "a single example of shape [3]",
+            single,
+            "work over the last dimension (dim=-1) so that a single example of shape [d] works too",
+        ),
         ("narrow q (logvar = -10)", narrow),
         ("reproducible with the generator, different across seeds", reproducible),
         ("spread of 200 estimates with n = 10", spread),

@@ -2,15 +2,28 @@
 
 :func:`check_slerp` checks ``fn(z0, z1, t)``, the point at fraction t along the great circle.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
 from ...latent import slerp as _slerp
-from ._runner import (CheckResult, _as_tensor, _call, _close, _Failure, _first_match, _gen,
-                      _largest_error, _not_callable, _randn, _run, _shape)
+from ._runner import (
+    CheckResult,
+    _as_tensor,
+    _call,
+    _close,
+    _Failure,
+    _first_match,
+    _gen,
+    _largest_error,
+    _not_callable,
+    _randn,
+    _run,
+    _shape,
+)
 
 
 def _slerp_reference(z0: torch.Tensor, z1: torch.Tensor, t: float) -> torch.Tensor:
@@ -38,14 +51,19 @@ def check_slerp(fn: Callable, verbose: bool = True) -> CheckResult:
     def call(z0, z1, t):
         out = _call(fn, z0.clone(), z1.clone(), t)
         if not isinstance(out, torch.Tensor) and out is not None and not isinstance(out, (tuple, list)):
-            raise _Failure(f"your function returned a {type(out).__module__}.{type(out).__name__}, "
-                           "expected a torch.Tensor.",
-                           "use torch operations (torch.sin, torch.arccos, ...) on z0 and z1, not numpy or math: "
-                           "the result must be a tensor of the inputs' dtype")
+            raise _Failure(
+                f"your function returned a {type(out).__module__}.{type(out).__name__}, "
+                "expected a torch.Tensor.",
+                "use torch operations (torch.sin, torch.arccos, ...) on z0 and z1, not numpy or math: "
+                "the result must be a tensor of the inputs' dtype",
+            )
         out = _as_tensor(out, "your function")
         if out.shape != z0.shape:
-            hint = ("t is a single float here: return one point of shape [d]" if out.numel() == z0.numel()
-                    else "return one point with the shape of z0")
+            hint = (
+                "t is a single float here: return one point of shape [d]"
+                if out.numel() == z0.numel()
+                else "return one point with the shape of z0"
+            )
             raise _Failure(f"your point has shape {_shape(out)}, expected {_shape(z0)}.", hint)
         return out
 
@@ -55,13 +73,22 @@ def check_slerp(fn: Callable, verbose: bool = True) -> CheckResult:
         return [
             ("this is linear interpolation: its norm dips in the middle; follow the great circle", lerp),
             ("you went from z1 to z0: at t = 0 you should be at z0", _slerp_reference(z0, z1, 1 - t)),
-            ("you normalized z0 and z1 but did not restore their norms",
-             _slerp_reference(z0 / z0.norm(), z1 / z1.norm(), t)),
+            (
+                "you normalized z0 and z1 but did not restore their norms",
+                _slerp_reference(z0 / z0.norm(), z1 / z1.norm(), t),
+            ),
         ]
 
-    def compare(z0, z1, t, rtol=1e-4, atol=1e-5, accept_directions=True,
-                nonfinite_hint="a division by sin Ω = 0? Ω is the angle between z0 and z1 (its cosine is the dot "
-                               "product of the unit vectors)"):
+    def compare(
+        z0,
+        z1,
+        t,
+        rtol=1e-4,
+        atol=1e-5,
+        accept_directions=True,
+        nonfinite_hint="a division by sin Ω = 0? Ω is the angle between z0 and z1 (its cosine is the dot "
+        "product of the unit vectors)",
+    ):
         out = call(z0, z1, t)
         if not bool(torch.isfinite(out.detach()).all()):
             bad = "NaN" if bool(torch.isnan(out.detach()).any()) else "inf"
@@ -73,9 +100,13 @@ def check_slerp(fn: Callable, verbose: bool = True) -> CheckResult:
             return out
         hint = _first_match(out, variants(z0, z1, t)) or (
             "check the angle Ω between z0 and z1 (from the cosine between them) and the weights of z0 and z1 "
-            "at fraction t")
-        raise _Failure(f"your point at t = {t} is not on the great circle at the right place (largest "
-                       f"difference {_largest_error(out, ref)}).", hint)
+            "at fraction t"
+        )
+        raise _Failure(
+            f"your point at t = {t} is not on the great circle at the right place (largest "
+            f"difference {_largest_error(out, ref)}).",
+            hint,
+        )
 
     def endpoints():
         z0, z1 = _randn(20, seed=121), _randn(20, seed=122)
@@ -83,19 +114,27 @@ def check_slerp(fn: Callable, verbose: bool = True) -> CheckResult:
         if _close(a, z0, 1e-4, 1e-5) and _close(b, z1, 1e-4, 1e-5):
             return
         if _close(a, z1, 1e-4, 1e-5) and _close(b, z0, 1e-4, 1e-5):
-            raise _Failure("slerp endpoints are wrong: t = 0 gave z1 and t = 1 gave z0.",
-                           "you went from z1 to z0: at t = 0 you should be at z0")
+            raise _Failure(
+                "slerp endpoints are wrong: t = 0 gave z1 and t = 1 gave z0.",
+                "you went from z1 to z0: at t = 0 you should be at z0",
+            )
         if _close(a, z0 / z0.norm(), 1e-4, 1e-5):
-            raise _Failure("slerp endpoints are wrong: t = 0 gave z0 / |z0|.",
-                           "you normalized z0 and z1 but did not restore their norms")
-        raise _Failure("slerp endpoints are wrong: t = 0 must give z0 and t = 1 must give z1.",
-                       "check the weights of z0 and z1 at t = 0 and t = 1")
+            raise _Failure(
+                "slerp endpoints are wrong: t = 0 gave z0 / |z0|.",
+                "you normalized z0 and z1 but did not restore their norms",
+            )
+        raise _Failure(
+            "slerp endpoints are wrong: t = 0 must give z0 and t = 1 must give z1.",
+            "check the weights of z0 and z1 at t = 0 and t = 1",
+        )
 
     def orthogonal():
         out = call(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0]), 0.5)
         if _close(out, torch.tensor([0.5, 0.5]), 1e-4, 1e-5):
-            raise _Failure("your midpoint has norm 0.71, not 1.",
-                           "this is linear interpolation: its norm dips in the middle; follow the great circle")
+            raise _Failure(
+                "your midpoint has norm 0.71, not 1.",
+                "this is linear interpolation: its norm dips in the middle; follow the great circle",
+            )
         compare(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0]), 0.5)
 
     def random():
@@ -107,9 +146,11 @@ def check_slerp(fn: Callable, verbose: bool = True) -> CheckResult:
         z0, z1 = z0 / z0.norm(), z1 / z1.norm()
         norms = [float(call(z0, z1, t).norm()) for t in (0.1, 0.25, 0.5, 0.75, 0.9)]
         if max(abs(n - 1) for n in norms) > 1e-4:
-            raise _Failure(f"between unit vectors your path leaves the unit sphere (norms from {min(norms):.3g} "
-                           f"to {max(norms):.3g}).",
-                           "follow the great circle: the norm should stay 1 between unit vectors")
+            raise _Failure(
+                f"between unit vectors your path leaves the unit sphere (norms from {min(norms):.3g} "
+                f"to {max(norms):.3g}).",
+                "follow the great circle: the norm should stay 1 between unit vectors",
+            )
         compare(z0, z1, 0.5)
 
     def different_norms():
@@ -142,29 +183,36 @@ def check_slerp(fn: Callable, verbose: bool = True) -> CheckResult:
                     kind = "identical" if scale == 1.0 else f"parallel (z1 = {scale:.2f} z0)"
                     out = call(z0, z1, t)
                     if not bool(torch.isfinite(out.detach()).all()):
-                        raise _Failure(f"your point is NaN for {kind} endpoints in {d}-D {str(dtype)[6:]} at "
-                                       f"t = {t:.2f}.",
-                                       "rounding can push the cosine of two parallel vectors just above 1, and "
-                                       "arccos of that is NaN: clamp the cosine to [-1, 1] (torch.clamp) before "
-                                       "arccos, and fall back to linear interpolation when the angle is tiny")
+                        raise _Failure(
+                            f"your point is NaN for {kind} endpoints in {d}-D {str(dtype)[6:]} at "
+                            f"t = {t:.2f}.",
+                            "rounding can push the cosine of two parallel vectors just above 1, and "
+                            "arccos of that is NaN: clamp the cosine to [-1, 1] (torch.clamp) before "
+                            "arccos, and fall back to linear interpolation when the angle is tiny",
+                        )
                     ref = (1 - t) * z0.double() + t * z1.double()
                     tol = 1e-4 if dtype == torch.float32 else 1e-8
                     if not _close(out, ref, tol, tol):
-                        raise _Failure(f"your point for {kind} endpoints in {d}-D {str(dtype)[6:]} at t = {t:.2f} "
-                                       f"is off the segment from z0 to z1 (largest difference "
-                                       f"{_largest_error(out, ref)}).",
-                                       "for (nearly) parallel endpoints the great circle is the straight segment "
-                                       "from z0 to z1")
+                        raise _Failure(
+                            f"your point for {kind} endpoints in {d}-D {str(dtype)[6:]} at t = {t:.2f} "
+                            f"is off the segment from z0 to z1 (largest difference "
+                            f"{_largest_error(out, ref)}).",
+                            "for (nearly) parallel endpoints the great circle is the straight segment "
+                            "from z0 to z1",
+                        )
                     if out.dtype != dtype:
-                        raise _Failure(f"your point has dtype {out.dtype} for {dtype} inputs.",
-                                       "let the dtype follow z0 and z1")
+                        raise _Failure(
+                            f"your point has dtype {out.dtype} for {dtype} inputs.",
+                            "let the dtype follow z0 and z1",
+                        )
 
     def float64():
         z0, z1 = _randn(8, seed=129, dtype=torch.float64), _randn(8, seed=130, dtype=torch.float64)
         out = compare(z0, z1, 0.6, rtol=1e-6, atol=1e-8)
         if out.dtype != torch.float64:
-            raise _Failure(f"your point has dtype {out.dtype} for float64 inputs.",
-                           "let the dtype follow z0 and z1")
+            raise _Failure(
+                f"your point has dtype {out.dtype} for float64 inputs.", "let the dtype follow z0 and z1"
+            )
 
     cases = [
         ("endpoints: t = 0 gives z0, t = 1 gives z1", endpoints),

@@ -4,19 +4,34 @@
 :func:`check_worked_example` checks a number, the KL of the worked example of lessons 14-3 and 14-4.
 The wrong KL variants come from :mod:`.kl` (lesson 14-4).
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch.distributions import Normal
 from torch.distributions import kl_divergence as _torch_kl
-import torch.nn.functional as F
 
 from ...losses import kl_divergence as _kl_reference
-from ._runner import (CheckResult, _as_float, _as_tensor, _backward, _call, _close, _Failure,
-                      _first_match, _not_callable, _rand, _randn, _run, _shape)
+from ._runner import (
+    CheckResult,
+    _as_float,
+    _as_tensor,
+    _backward,
+    _call,
+    _close,
+    _Failure,
+    _first_match,
+    _not_callable,
+    _rand,
+    _randn,
+    _run,
+    _shape,
+)
 from .kl import _kl_variants
 
 
@@ -43,43 +58,56 @@ def check_vae_loss(fn: Callable, verbose: bool = True) -> CheckResult:
 
     def unpack(out):
         if isinstance(out, torch.Tensor) or not isinstance(out, (tuple, list)):
-            raise _Failure(f"your function returned a {type(out).__name__}, expected three values.",
-                           "return the three terms (total, reconstruction, kl)")
+            raise _Failure(
+                f"your function returned a {type(out).__name__}, expected three values.",
+                "return the three terms (total, reconstruction, kl)",
+            )
         if len(out) != 3:
-            raise _Failure(f"your function returned {len(out)} values, expected three.",
-                           "return the three terms (total, reconstruction, kl)")
+            raise _Failure(
+                f"your function returned {len(out)} values, expected three.",
+                "return the three terms (total, reconstruction, kl)",
+            )
         terms = []
         for label, t in zip(("total", "reconstruction", "kl"), out):
             t = _as_tensor(t, f"your {label}")
             if t.numel() != 1:
-                raise _Failure(f"your {label} has shape {_shape(t)}, expected one number.",
-                               "each term is a batch mean: average the per-example values over the batch")
+                raise _Failure(
+                    f"your {label} has shape {_shape(t)}, expected one number.",
+                    "each term is a batch mean: average the per-example values over the batch",
+                )
             terms.append(t.reshape(()))
         return terms
 
     def rec_variants(logits, x):
         lo, xx = logits.detach().double(), x.detach().double()
         per = F.binary_cross_entropy_with_logits(lo, xx, reduction="none").sum(-1)
-        n, D = x.shape
+        _n, D = x.shape
         return [
             ("your loss is the batch SUM: average over the batch", per.sum()),
-            ("binary_cross_entropy's default reduction='mean' averages over the pixels too: sum over the "
-             "pixels, then average over the batch", per.mean() / D),
-            ("did you apply the sigmoid twice? binary_cross_entropy_with_logits applies it itself",
-             F.binary_cross_entropy_with_logits(torch.sigmoid(lo), xx, reduction="none").sum(-1).mean()),
-            ("this is a squared error: the decoder is Bernoulli, use the binary cross-entropy",
-             ((torch.sigmoid(lo) - xx) ** 2).sum(-1).mean()),
+            (
+                "binary_cross_entropy's default reduction='mean' averages over the pixels too: sum over the "
+                "pixels, then average over the batch",
+                per.mean() / D,
+            ),
+            (
+                "did you apply the sigmoid twice? binary_cross_entropy_with_logits applies it itself",
+                F.binary_cross_entropy_with_logits(torch.sigmoid(lo), xx, reduction="none").sum(-1).mean(),
+            ),
+            (
+                "this is a squared error: the decoder is Bernoulli, use the binary cross-entropy",
+                ((torch.sigmoid(lo) - xx) ** 2).sum(-1).mean(),
+            ),
             ("your reconstruction term has the wrong sign: it is -log p(x|z) ≥ 0", -per.mean()),
         ]
 
     def kl_variants(mu, logvar):
         per = _kl_reference(mu.detach().double(), logvar.detach().double())
-        return ([("your loss is the batch SUM: average over the batch", per.sum())]
-                + _kl_variants(mu, logvar, reduce=lambda t: t.mean()))
+        return [("your loss is the batch SUM: average over the batch", per.sum()), *_kl_variants(mu, logvar, reduce=lambda t: t.mean())]
 
     def compare(logits, x, mu, logvar, beta, rtol=1e-5, atol=1e-5):
-        total_ref, rec_ref, kl_ref = (t.double() for t in reference(
-            logits.double(), x.double(), mu.double(), logvar.double(), beta))
+        total_ref, rec_ref, kl_ref = (
+            t.double() for t in reference(logits.double(), x.double(), mu.double(), logvar.double(), beta)
+        )
         out = _call(fn, logits.clone(), x.clone(), mu.clone(), logvar.clone(), beta)
         total, rec, kl = unpack(out)
         got = [t.detach().double() for t in (total, rec, kl)]
@@ -88,30 +116,42 @@ def check_vae_loss(fn: Callable, verbose: bool = True) -> CheckResult:
         if not all(ok):
             # the right values in the wrong order?
             import itertools
+
             for perm in itertools.permutations(range(3)):
                 if perm != (0, 1, 2) and all(_close(got[i], refs[j], rtol, atol) for i, j in enumerate(perm)):
                     if len({round(float(r), 6) for r in refs}) == 3:
-                        raise _Failure("your three values are right but in the wrong order.",
-                                       "return them in the order (total, reconstruction, kl)")
+                        raise _Failure(
+                            "your three values are right but in the wrong order.",
+                            "return them in the order (total, reconstruction, kl)",
+                        )
         if not ok[1]:
-            raise _Failure(f"your reconstruction term is {float(got[1]):.6g}, which is not right.",
-                           _first_match(got[1], rec_variants(logits, x))
-                           or "sum the binary cross-entropy over the pixels, then average over the batch")
+            raise _Failure(
+                f"your reconstruction term is {float(got[1]):.6g}, which is not right.",
+                _first_match(got[1], rec_variants(logits, x))
+                or "sum the binary cross-entropy over the pixels, then average over the batch",
+            )
         if not ok[2]:
             hint = _first_match(got[2], kl_variants(mu, logvar))
             if hint is None and float(got[2]) < 0:
                 hint = "your KL is negative: a KL divergence is never negative"
-            raise _Failure(f"your KL term is {float(got[2]):.6g}, which is not right.",
-                           hint or "sum the closed-form KL over the latent dimensions, then average over "
-                                   "the batch")
+            raise _Failure(
+                f"your KL term is {float(got[2]):.6g}, which is not right.",
+                hint or "sum the closed-form KL over the latent dimensions, then average over the batch",
+            )
         if not ok[0]:
             r, k = got[1], got[2]
-            hint = _first_match(got[0], [
-                ("beta multiplies the KL term, not the reconstruction", beta * r + k),
-                ("your total ignores beta: total = reconstruction + beta * KL", r + k),
-                ("add the KL term: the loss is reconstruction + beta * KL", r - beta * k),
-                ("your total should be reconstruction + beta * KL", r),
-            ]) or "the total is reconstruction + beta * KL"
+            hint = (
+                _first_match(
+                    got[0],
+                    [
+                        ("beta multiplies the KL term, not the reconstruction", beta * r + k),
+                        ("your total ignores beta: total = reconstruction + beta * KL", r + k),
+                        ("add the KL term: the loss is reconstruction + beta * KL", r - beta * k),
+                        ("your total should be reconstruction + beta * KL", r),
+                    ],
+                )
+                or "the total is reconstruction + beta * KL"
+            )
             raise _Failure(f"your total is {float(got[0]):.6g} for beta = {beta}, which is not right.", hint)
         return total, rec, kl
 
@@ -132,20 +172,27 @@ def check_vae_loss(fn: Callable, verbose: bool = True) -> CheckResult:
 
     def gradient():
         logits, x, mu, logvar = inputs(4, D=30, d=3, seed=61, dtype=torch.float64)
-        leaves = {"logits": logits.requires_grad_(), "mu": mu.requires_grad_(), "logvar": logvar.requires_grad_()}
+        leaves = {
+            "logits": logits.requires_grad_(),
+            "mu": mu.requires_grad_(),
+            "logvar": logvar.requires_grad_(),
+        }
         total, _, _ = unpack(_call(fn, logits, x, mu, logvar, 2.0))
         grads = _backward(total, leaves)
         ref_leaves = {k: v.detach().clone().requires_grad_() for k, v in leaves.items()}
         reference(ref_leaves["logits"], x, ref_leaves["mu"], ref_leaves["logvar"], 2.0)[0].backward()
         for k in leaves:
             if grads[k] is None or not bool(grads[k].abs().sum() > 0):
-                raise _Failure(f"the gradient does not reach {k}.",
-                               "compute every term with torch operations on the inputs (no .item(), .detach() "
-                               "or numpy)")
+                raise _Failure(
+                    f"the gradient does not reach {k}.",
+                    "compute every term with torch operations on the inputs (no .item(), .detach() or numpy)",
+                )
             if not _close(grads[k], ref_leaves[k].grad, 1e-6, 1e-9):
-                raise _Failure(f"the gradient with respect to {k} is wrong.",
-                               "check the value cases above first; the total must be "
-                               "reconstruction + beta * KL, both batch means")
+                raise _Failure(
+                    f"the gradient with respect to {k} is wrong.",
+                    "check the value cases above first; the total must be "
+                    "reconstruction + beta * KL, both batch means",
+                )
 
     cases = [
         ("batch of 8, 784 grey-level pixels, d = 2, beta = 1", basic),
@@ -176,8 +223,10 @@ def _worked_variants():
     """Typical wrong numbers for the worked example: the core's KL plus what each mistake changes."""
     ref, per, mu, lv = _worked_kls()
     total = lambda t: float(t.sum())  # noqa: E731
-    reverse = _torch_kl(Normal(torch.zeros(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64)),
-                        Normal(mu, (0.5 * lv).exp()))
+    reverse = _torch_kl(
+        Normal(torch.zeros(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64)),
+        Normal(mu, (0.5 * lv).exp()),
+    )
     return [
         ("off by a factor 2: did you forget the 1/2?", 2 * ref),
         ("you only counted the first latent dimension: sum over both", float(per[0])),
@@ -187,8 +236,10 @@ def _worked_variants():
         ("you averaged over the two dimensions: sum over them", ref / 2),
         ("did you drop the -log σ² term?", total(per + 0.5 * lv)),
         ("the log σ² term has the wrong sign", total(per + lv)),
-        ("σ² = (0.25, 2.0) are the variances: you squared them as if they were standard deviations",
-         total(_kl_reference(mu[:, None], 2 * lv[:, None]))),
+        (
+            "σ² = (0.25, 2.0) are the variances: you squared them as if they were standard deviations",
+            total(_kl_reference(mu[:, None], 2 * lv[:, None])),
+        ),
         ("did you forget the -1 in each dimension?", ref + 1.0),
         ("did you use mu instead of mu²?", total(per + 0.5 * (mu - mu**2))),
         ("that is in bits (log base 2): give the KL in nats (natural log)", ref / math.log(2)),
@@ -206,30 +257,42 @@ def check_worked_example(value: Any, verbose: bool = True) -> CheckResult:
 
     def body():
         if callable(value):
-            raise _Failure("check_worked_example expects a number, got a function.",
-                           "pass the value itself, e.g. check_worked_example(kl_value)")
+            raise _Failure(
+                "check_worked_example expects a number, got a function.",
+                "pass the value itself, e.g. check_worked_example(kl_value)",
+            )
         if value is None:
             raise _Failure("you passed None.", "pass the number you computed")
-        if isinstance(value, (torch.Tensor, tuple, list)) and not isinstance(value, torch.Tensor) or (
-                isinstance(value, torch.Tensor) and value.numel() != 1):
+        if (isinstance(value, (torch.Tensor, tuple, list)) and not isinstance(value, torch.Tensor)) or (
+            isinstance(value, torch.Tensor) and value.numel() != 1
+        ):
             values = torch.as_tensor(value, dtype=torch.float64).reshape(-1)
             per_dim = _worked_kls()[1]
-            hint = ("these are the two per-dimension terms: add them up" if _close(values, per_dim, 1e-3, 5e-4)
-                    else "pass one number: the KL summed over both latent dimensions")
+            hint = (
+                "these are the two per-dimension terms: add them up"
+                if _close(values, per_dim, 1e-3, 5e-4)
+                else "pass one number: the KL summed over both latent dimensions"
+            )
             raise _Failure(f"you passed {values.numel()} values, expected one number.", hint)
         got = _as_float(value, "your value")
         if not math.isfinite(got):
-            raise _Failure(f"your value is {got}.", "the KL of the worked example is a finite positive number")
+            raise _Failure(
+                f"your value is {got}.", "the KL of the worked example is a finite positive number"
+            )
         if abs(got - ref) <= 5e-4:
             return
         for hint, wrong in _worked_variants():
             if abs(got - wrong) <= 5e-4:
                 raise _Failure(f"{got:.6g} nats is not the KL of the worked example.", hint)
         if abs(got - ref) <= 1e-2:
-            raise _Failure(f"{got:.6g} nats is close but not accurate enough.",
-                           "give at least four significant digits (do not round the logarithms early)")
-        raise _Failure(f"{got:.6g} nats is not the KL of the worked example.",
-                       "use the closed form of lesson 14-4: one term per latent dimension, then add them up")
+            raise _Failure(
+                f"{got:.6g} nats is close but not accurate enough.",
+                "give at least four significant digits (do not round the logarithms early)",
+            )
+        raise _Failure(
+            f"{got:.6g} nats is not the KL of the worked example.",
+            "use the closed form of lesson 14-4: one term per latent dimension, then add them up",
+        )
 
     cases = [("KL of the worked example (d = 2, mu = (0.5, -1.0), σ² = (0.25, 2.0))", body)]
     return _run(name, cases, verbose)
