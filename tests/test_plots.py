@@ -83,3 +83,16 @@ def test_lesson_diagrams_are_bare_figures_drawn_without_pyplot(name):
     fig = getattr(plots, name)()
     assert isinstance(fig, Figure) and plt.get_fignums() == before
     assert fig.axes and any(ax.texts or ax.patches for ax in fig.axes)
+
+
+def test_posterior_panels_draws_one_panel_per_posterior_and_needs_one():
+    z1, z2 = torch.meshgrid(torch.linspace(-1, 1, 21), torch.linspace(-1, 1, 21), indexing="xy")
+    log_post = -(z1 ** 2 + z2 ** 2) / 0.1
+    panel = dict(z1=z1, z2=z2, log_post=log_post, mu=torch.zeros(2), logvar=torch.full((2,), -3.0),
+                 image=torch.rand(784), title="a panel")
+    fig = plots.posterior_panels([panel, panel])
+    assert isinstance(fig, Figure)
+    main_axes = [ax for ax in fig.axes if ax.get_title() == "a panel"]
+    assert len(main_axes) == 2 and all(len(ax.patches) == 2 for ax in main_axes)  # two ellipses each
+    with pytest.raises(ValueError, match="at least one panel"):
+        plots.posterior_panels([])

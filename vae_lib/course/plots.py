@@ -409,6 +409,51 @@ def reparameterization_graph() -> Figure:
     return fig
 
 
+def posterior_panels(panels: Sequence[dict]) -> Figure:
+    """The figure of lesson 14-2 that sets the encoder's q(z|x) against the exact posterior of
+    a 2-D VAE: one panel per dict with ``z1``, ``z2`` (the grid, [n, n]), ``log_post`` (log
+    posterior density on it), ``mu``, ``logvar`` ([2], the encoder's q), ``image`` ([784]) and
+    ``title``. The posterior is grey shading with its 1 %-of-peak contour; q is drawn as the
+    ellipses mu +- sigma (solid) and mu +- 2 sigma (dashed) with its mean as a cross."""
+    if not panels:
+        raise ValueError("panels must hold at least one panel")
+    orange = PAIR_COLOURS[1]
+    fig = Figure(figsize=(3 * len(panels) - 0.5, 3.3), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(panels)))
+    for ax, p in zip(axes, panels):
+        post = p["log_post"].exp()
+        peak = post.max().item()
+        mu, sigma = p["mu"].numpy(), (0.5 * p["logvar"]).exp().numpy()
+        levels = peak * np.linspace(0.01, 1, 9)
+        ax.contourf(p["z1"], p["z2"], post, levels=levels, cmap="Greys")
+        ax.contour(p["z1"], p["z2"], post, levels=[0.01 * peak], colors="black",
+                   linewidths=0.8)
+        for k, ls in ((1, "-"), (2, "--")):
+            ax.add_patch(Ellipse(mu, 2 * k * sigma[0], 2 * k * sigma[1],
+                                 fill=False, ec=orange, lw=1.8, ls=ls))
+        ax.plot(*mu, "+", color=orange, ms=10, mew=2)
+        # a square window around the posterior (above 1% of its peak) and q
+        inside = post > 0.01 * peak
+        corners = torch.from_numpy(np.stack([mu - 2 * sigma, mu + 2 * sigma]))
+        pts = torch.cat([torch.stack([p["z1"][inside], p["z2"][inside]], 1),
+                         corners])
+        lo, hi = pts.min(0).values, pts.max(0).values
+        centre, half = (lo + hi) / 2, (hi - lo).max() / 2 * 1.5
+        ax.set(xlim=(centre[0] - half, centre[0] + half),
+               ylim=(centre[1] - half, centre[1] + half), aspect="equal",
+               title=p.get("title"), xlabel="$z_1$")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(3))
+        ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
+        inset = ax.inset_axes([0.01, 0.77, 0.22, 0.22])
+        inset.imshow(1 - _as_images(p["image"])[0], cmap="gray")
+        inset.set(xticks=[], yticks=[])
+    axes[0].set_ylabel("$z_2$")
+    axes[0].plot([], [], color=orange, label="$q_\\phi$: $\\mu \\pm \\sigma$")
+    axes[0].plot([], [], color=orange, ls="--", label="$\\mu \\pm 2\\sigma$")
+    axes[0].legend(fontsize=7, loc="lower right", framealpha=0.9)
+    return fig
+
+
 def _fig_ax(ax, size):
     if ax is not None:
         return ax.figure, ax
