@@ -114,9 +114,10 @@
 
   function Model(header) {
     this.header = header;
-    this.encoder = new MLP(header, "encoder");
     this.decoder = new MLP(header, "decoder");
-    if (this.decoder.nin !== 2 || this.decoder.nout !== 784 || this.encoder.nin !== 784) {
+    this._encoder = null; // built on first use (half of the weights: the map draws without it)
+    var first = header.encoder.layers[0];
+    if (this.decoder.nin !== 2 || this.decoder.nout !== 784 || first.in !== 784) {
       throw new Error("latent explorer: expected an encoder 784 -> ... and a decoder 2 -> ... -> 784");
     }
     this.vae = header.model.encoder_output === "mu_logvar";
@@ -147,7 +148,8 @@
   };
   Model.prototype.encode = function (pixels) {
     if (!pixels || pixels.length !== 784) throw new Error("latent explorer: encode needs 784 pixel values in [0, 1]");
-    var h = this.encoder.run(pixels);
+    if (!this._encoder) this._encoder = new MLP(this.header, "encoder");
+    var h = this._encoder.run(pixels);
     if (!this.vae) return { mu: [h[0], h[1]], logvar: null };
     return { mu: [h[0], h[1]], logvar: [h[2], h[3]] };
   };
@@ -883,6 +885,7 @@
 
   // Start an explorer in `root` for a model: used by the site (after loading) and the widget.
   function mount(root, model, timing) {
+    if (timing) timing.modelBuilt = performance.now();
     var ex = new Explorer(root, model);
     var fallback = root.querySelectorAll(".vae-explorer__fallback");
     for (var i = 0; i < fallback.length; i++) fallback[i].hidden = true;
@@ -892,6 +895,8 @@
     api.instances.push(ex);
     expose(model);
     if (timing) { timing.ready = performance.now(); ex.timing = timing; }
+    var warm = window.requestIdleCallback || function (f) { return setTimeout(f, 50); };
+    warm(function () { model.encode(new Float32Array(784)); }); // build the encoder before the first pick
     return ex;
   }
 
