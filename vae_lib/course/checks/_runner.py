@@ -561,6 +561,7 @@ class ValueCase(NamedTuple):
     dtype: torch.dtype | None = None
     error_hint: str | None = None
     nonfinite_hint: str | None = None
+    generic_hint: str | None = None  # this case's hint when no variant matches (default: the spec's)
 
 
 class CheckSpec(NamedTuple):
@@ -621,7 +622,7 @@ def run_check(spec: CheckSpec, fn: Callable, verbose: bool = True) -> CheckResul
                 dtype=case.dtype,
                 shape_hint=spec.shape_hint(ref, doubles) if spec.shape_hint else None,
                 nonfinite_hint=case.nonfinite_hint,
-                generic_hint=spec.generic_hint,
+                generic_hint=case.generic_hint or spec.generic_hint,
             )
 
         return body
