@@ -564,6 +564,20 @@ def test_decode_and_encode_time_per_call(page, site_url):
     assert times["decode"] > 0 and times["encode"] > 0
 
 
+def test_a_keyboard_reader_reaches_the_explorer_before_it_has_loaded(page, site_url):
+    page.goto(f"{site_url}/{PAGE}")
+    page.wait_for_function("() => !!(window.vaeExplorer && window.vaeExplorer.version)")
+    root = page.locator(".vae-explorer")
+    assert root.get_attribute("data-vae-explorer") == "waiting"
+    assert root.get_attribute("tabindex") == "0", "a waiting explorer is not in the tab order"
+    root.focus()
+    page.wait_for_selector(".vae-explorer[data-vae-explorer=ready]")
+    assert page.evaluate("() => document.activeElement.classList.contains('vae-explorer__map')"), (
+        "the focus did not move to the map once the explorer had loaded")
+    assert root.get_attribute("tabindex") is None
+    assert not page.problems, "\n".join(page.problems)
+
+
 @pytest.mark.book
 def test_real_lesson_14_3_page_runs_the_explorer(book_build, serve_directory, chromium, vae2):
     html = book_build.html

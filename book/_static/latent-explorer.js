@@ -335,7 +335,8 @@
         "also lets you drag from anywhere on it until you tap outside. Swipe elsewhere to scroll."
       : "Click a dot to encode that test digit, or draw a digit with the mouse in the input box: the ring on the map is " +
         "its region \u03bc \u00b1 2\u03c3 (magnified in the zoom box). Drag the marker, or focus the map and use the arrow keys " +
-        "(Shift: bigger steps), to decode any point. Keyboard drawing: focus the input box, arrow keys move the pen, Space puts it down.";
+        "(Shift: bigger steps), to decode any point. Keyboard drawing: focus the input box, arrow keys move the pen, Space puts it down. " +
+        "Curious? In the browser console, vaeExplorer.encode(pixels) and vaeExplorer.decode([z1, z2]) run the same networks.";
     this.live = el("div", { class: "vae-explorer__live", "aria-live": "polite", role: "status" }, app);
 
     this.bindMap();
@@ -887,11 +888,14 @@
   function mount(root, model, timing) {
     if (timing) timing.modelBuilt = performance.now();
     var ex = new Explorer(root, model);
+    var hadFocus = document.activeElement === root;
     var fallback = root.querySelectorAll(".vae-explorer__fallback");
     for (var i = 0; i < fallback.length; i++) fallback[i].hidden = true;
     root.appendChild(ex.app);
     root.classList.add("vae-explorer", "vae-explorer--live");
     root.setAttribute("data-vae-explorer", "ready");
+    if (root.getAttribute("tabindex") === "0") { root.removeAttribute("tabindex"); root.removeAttribute("aria-label"); }
+    if (hadFocus) ex.map.focus({ preventScroll: true });
     api.instances.push(ex);
     expose(model);
     if (timing) { timing.ready = performance.now(); ex.timing = timing; }
@@ -950,7 +954,18 @@
         root.setAttribute("data-vae-explorer", "waiting");
         var p = new Promise(function (resolve) { root._vaeStart = resolve; });
         waiting.push(p);
-        if (observer) observer.observe(root); else root._vaeStart(start(root));
+        if (observer) {
+          observer.observe(root);
+          // a keyboard reader can reach it before it has loaded: focus starts it, and the map takes the focus
+          root.setAttribute("tabindex", "0");
+          root.setAttribute("aria-label", "Latent explorer (loading)");
+          root.addEventListener("focus", function once() {
+            root.removeEventListener("focus", once);
+            if (root.getAttribute("data-vae-explorer") === "waiting") { observer.unobserve(root); root._vaeStart(start(root)); }
+          });
+        } else {
+          root._vaeStart(start(root));
+        }
       })(roots[i]);
     }
     api.ready = Promise.all(waiting).then(function () { return api; });
