@@ -148,3 +148,12 @@ def test_the_general_kl_guard_tests_the_students_function():
     hidden = [c.source for c in cells if "assert-solution" in c.metadata.get("tags", [])]
     assert any("my_kl_general" in s for s in hidden)
     assert not any("def kl_general" in s for s in hidden), "a hidden cell must not define its own answer"
+
+
+@pytest.mark.parametrize("path", SIX, ids=lambda p: p.stem)
+def test_every_solution_belongs_to_an_exercise_of_the_same_lesson(path):
+    text = markdown(read(path))
+    exercises = set(re.findall(r"`{3,}\{exercise\}[^\n]*\n:label: (\S+)", text))
+    solutions = re.findall(r"`{3,}\{solution(?:-start)?\} (\S+)", text)
+    assert solutions and set(solutions) <= exercises, set(solutions) - exercises
+    assert text.count("{solution-start}") == text.count("{solution-end}")
