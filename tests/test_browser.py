@@ -16,8 +16,10 @@ against PyTorch errors. No test asserts a time.
 The last test loads the real lesson 14-3 from the full book build (``book_build`` of conftest.py).
 Fixtures ``chromium`` and ``serve_directory`` live in conftest.py. Deselect with ``-m "not browser"``.
 """
+
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -37,7 +39,12 @@ BOOK = REPO_ROOT / "book"
 PAGE = "lessons/explorer.html"
 TIMEOUT_MS = 60_000  # the machine is shared and slow at times
 _JB_CLI = "import sys; from jupyter_book.cli.main import main; sys.exit(main())"
-PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 2}
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "has_touch": True,
+    "is_mobile": True,
+    "device_scale_factor": 2,
+}
 # Math.random seeded (mulberry32), so that "Sample" draws the same eps on every run
 SEEDED_RANDOM = """(() => { let a = 12345; Math.random = () => { a = (a + 0x6D2B79F5) >>> 0; let t = a;
   t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
@@ -98,8 +105,12 @@ def mini_site(tmp_path_factory) -> Path:
     (root / "lessons" / "explorer.md").write_text(PAGE_SOURCE, encoding="utf-8")
     proc = subprocess.run(
         [sys.executable, "-c", _JB_CLI, "build", str(root), "-W", "-n", "--keep-going"],
-        cwd=root, env=dict(os.environ, NO_COLOR="1"), stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, timeout=900,
+        cwd=root,
+        env=dict(os.environ, NO_COLOR="1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=900,
     )
     assert proc.returncode == 0, f"the explorer test book failed to build:\n{proc.stdout[-4000:]}"
     return root / "_build" / "html"
@@ -116,7 +127,10 @@ def _new_page(chromium, **context_args):
     pg = context.new_page()
     pg.set_default_timeout(TIMEOUT_MS)
     pg.problems = []
-    pg.on("console", lambda m: m.type == "error" and pg.problems.append(f"console.error: {m.text} ({m.location})"))
+    pg.on(
+        "console",
+        lambda m: m.type == "error" and pg.problems.append(f"console.error: {m.text} ({m.location})"),
+    )
     pg.on("pageerror", lambda e: pg.problems.append(f"pageerror: {e}"))
     return context, pg
 
@@ -172,7 +186,9 @@ def vae2():
 
 def torch_decode(model, z) -> np.ndarray:
     with torch.no_grad():
-        return torch.sigmoid(model.decode(torch.tensor(np.asarray(z, dtype=np.float32)).reshape(-1, 2))).numpy()
+        return torch.sigmoid(
+            model.decode(torch.tensor(np.asarray(z, dtype=np.float32)).reshape(-1, 2))
+        ).numpy()
 
 
 def torch_encode(model, pixels) -> tuple[np.ndarray, np.ndarray]:
@@ -185,14 +201,17 @@ def contrast_on_white(hex_colour: str) -> float:
     def channel(c):
         c /= 255
         return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
-    r, g, b = (channel(int(hex_colour[i:i + 2], 16)) for i in (1, 3, 5))
+
+    r, g, b = (channel(int(hex_colour[i : i + 2], 16)) for i in (1, 3, 5))
     return 1.05 / (0.2126 * r + 0.7152 * g + 0.0722 * b + 0.05)
 
 
 def touch_swipe(pg, start, end, steps: int = 8) -> None:
     """A one-finger swipe through the DevTools protocol (real touch events, as a phone sends)."""
     cdp = pg.context.new_cdp_session(pg)
-    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": start[0], "y": start[1]}]})
+    cdp.send(
+        "Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": start[0], "y": start[1]}]}
+    )
     for i in range(1, steps + 1):
         x = start[0] + (end[0] - start[0]) * i / steps
         y = start[1] + (end[1] - start[1]) * i / steps
@@ -213,11 +232,15 @@ def test_site_shows_the_widgets_html_form_with_fallback_and_no_widget_state(mini
     root = soup.select_one(".vae-explorer")
     assert root is not None, "the LatentExplorer cell did not render its text/html form"
     img = root.find("img")
-    assert img is not None and "vae-explorer__fallback" in img.get("class", []) and img.get("loading") == "lazy"
+    assert (
+        img is not None and "vae-explorer__fallback" in img.get("class", []) and img.get("loading") == "lazy"
+    )
     assert len(img.get("alt", "")) > 40
     for url in (img["src"], root["data-src"]):
         assert (page.parent / url).resolve().is_file(), f"{url} does not resolve from {PAGE}"
-    assert soup.select_one('.vae-figure[data-figure="kl"]') and soup.select_one('.vae-figure[data-figure="gradient"]')
+    assert soup.select_one('.vae-figure[data-figure="kl"]') and soup.select_one(
+        '.vae-figure[data-figure="gradient"]'
+    )
     assert "application/vnd.jupyter.widget-view+json" not in text, "the page embeds a widget view"
     assert "application/vnd.jupyter.widget-state+json" not in text, "the page embeds widget state"
 
@@ -241,7 +264,8 @@ def test_explorer_loads_near_the_viewport_without_errors_and_reports_bytes(devic
     before = page.evaluate("""() => performance.getEntriesByType('resource').map(
         r => ({name: r.name, bytes: r.transferSize || r.encodedBodySize || 0}))""")
     assert not [r for r in before if "vae-2d" in r["name"] or "decoded-grid" in r["name"]], (
-        "the explorer's data or fallback image loaded before the reader got near it")
+        "the explorer's data or fallback image loaded before the reader got near it"
+    )
     assert page.locator(".vae-explorer").get_attribute("data-vae-explorer") == "waiting"
     total_before = sum(r["bytes"] for r in before)
     open_explorer(page, f"{site_url}/{PAGE}")
@@ -257,12 +281,21 @@ def test_explorer_loads_near_the_viewport_without_errors_and_reports_bytes(devic
         const dec = (performance.now() - t0) / 100; t0 = performance.now();
         for (let i = 0; i < 50; i++) api.encode(x); return [dec, (performance.now() - t0) / 50]; }""")
     print(f"\n{page.device}: decode {speed[0]:.2f} ms, encode {speed[1]:.2f} ms per call")
-    print(f"{page.device}: resources before the reader nears the explorer: {len(before)} files, {total_before:,} bytes; "
-          f"the pack: {timing['bytes']:,} bytes; ready {timing['ready'] - timing['dataArrived']:.0f} ms after "
-          f"its data arrived")
+    print(
+        f"{page.device}: resources before the reader nears the explorer: {len(before)} files, "
+        f"{total_before:,} bytes; "
+        f"the pack: {timing['bytes']:,} bytes; ready {timing['ready'] - timing['dataArrived']:.0f} ms after "
+        f"its data arrived"
+    )
     assert page.locator(".vae-explorer__fallback").is_hidden()
-    for part in (".vae-explorer__map", ".vae-explorer__digit", ".vae-explorer__pad", ".vae-explorer__legend",
-                 ".vae-explorer__sample", ".vae-explorer__toggle"):
+    for part in (
+        ".vae-explorer__map",
+        ".vae-explorer__digit",
+        ".vae-explorer__pad",
+        ".vae-explorer__legend",
+        ".vae-explorer__sample",
+        ".vae-explorer__toggle",
+    ):
         assert page.locator(part).is_visible(), f"{part} is not visible"
     assert page.locator(".vae-explorer__legend li").all_inner_texts() == [str(d) for d in range(10)]
     help_text = page.locator(".vae-explorer__help").inner_text()
@@ -288,8 +321,10 @@ def test_js_encoder_and_decoder_match_pytorch(page, site_url, vae2):
     z = rng.uniform(-3, 3, size=(20, 2))
     dec = np.asarray(page.evaluate("zs => zs.map(z => Array.from(window.vaeExplorer.decode(z)))", z.tolist()))
     expected = torch_decode(vae2, z)
-    print(f"\nJS vs PyTorch, 20 test digits: max |mu| error {np.abs(mu_js - mu).max():.2e}, max |logvar| error "
-          f"{np.abs(lv_js - lv).max():.2e}; 20 random z: max pixel error {np.abs(dec - expected).max():.2e}")
+    print(
+        f"\nJS vs PyTorch, 20 test digits: max |mu| error {np.abs(mu_js - mu).max():.2e}, max |logvar| error "
+        f"{np.abs(lv_js - lv).max():.2e}; 20 random z: max pixel error {np.abs(dec - expected).max():.2e}"
+    )
     assert dec.shape == (20, 784) and dec.min() >= 0 and dec.max() <= 1
     assert np.abs(mu_js - mu).max() < 1e-2
     assert np.abs(dec - expected).max() < 1e-2
@@ -300,11 +335,13 @@ def test_js_encoder_and_decoder_match_pytorch(page, site_url, vae2):
 
 def test_picking_a_test_digit_shows_its_region_and_reconstruction(page, site_url, vae2):
     open_explorer(page, f"{site_url}/{PAGE}")
-    pick = page.evaluate("() => { const p = window.vaeExplorer._model.picks[7]; return {mu: p.code.mu, label: p.label}; }")
+    pick = page.evaluate(
+        "() => { const p = window.vaeExplorer._model.picks[7]; return {mu: p.code.mu, label: p.label}; }"
+    )
     page.mouse.click(*z_to_viewport(page, pick["mu"]))
     s = state(page)
     assert s["picked"] == 7, "clicking the dot did not pick that test digit"
-    mu, lv = torch_encode(vae2, s["input"])
+    mu, _ = torch_encode(vae2, s["input"])
     assert np.abs(np.subtract(s["mu"], mu[0])).max() < 1e-2
     np.testing.assert_allclose(s["sigma"], np.exp(0.5 * np.asarray(s["logvar"])), rtol=1e-9)
     assert s["z"] == s["mu"], "the reconstruction decodes z = mu"
@@ -318,7 +355,7 @@ def test_picking_a_test_digit_shows_its_region_and_reconstruction(page, site_url
 def test_drawing_a_stroke_moves_the_region(page, site_url, vae2):
     open_explorer(page, f"{site_url}/{PAGE}")
     box = page.locator(".vae-explorer__pad").bounding_box()
-    at = lambda fx, fy: (box["x"] + fx * box["width"], box["y"] + fy * box["height"])  # noqa: E731
+    at = lambda fx, fy: (box["x"] + fx * box["width"], box["y"] + fy * box["height"])
     page.mouse.move(*at(0.5, 0.15))
     page.mouse.down()
     mus = []
@@ -330,10 +367,12 @@ def test_drawing_a_stroke_moves_the_region(page, site_url, vae2):
     s = state(page)
     assert sum(v > 0 for v in s["input"]) > 20, "the stroke left no ink on the pad"
     assert all(m is not None for m in mus)
-    steps = [math.dist(a, b) for a, b in zip(mus, mus[1:])]
+    steps = [math.dist(a, b) for a, b in itertools.pairwise(mus)]
     assert sum(d > 1e-4 for d in steps) >= 2, f"the region did not move as the stroke grew: {mus}"
     mu, _ = torch_encode(vae2, s["input"])
-    assert np.abs(np.subtract(s["mu"], mu[0])).max() < 1e-2, "the region is not the encoder's for the drawn pixels"
+    assert np.abs(np.subtract(s["mu"], mu[0])).max() < 1e-2, (
+        "the region is not the encoder's for the drawn pixels"
+    )
     assert not page.problems, "\n".join(page.problems)
 
 
@@ -388,16 +427,22 @@ def test_interpolation_shows_t_on_the_strip_and_back_to_exploring_drops_it(page,
     s = state(page)
     np.testing.assert_allclose(s["z"], a + 0.25 * (b - a), atol=1e-9)
     assert "t = 0.25" in s["readout"]
-    strip = np.asarray(page.evaluate("""() => Array.from(window.vaeExplorer.instances[0].strip.getContext('2d')
-        .getImageData(0, 0, 252, 34).data)""")).reshape(34, 252, 4)
+    strip = np.asarray(
+        page.evaluate("""() => Array.from(window.vaeExplorer.instances[0].strip.getContext('2d')
+        .getImageData(0, 0, 252, 34).data)""")
+    ).reshape(34, 252, 4)
     orange = (strip[..., 0] > 180) & (strip[..., 1] < 140) & (strip[..., 2] < 80)
     cols = np.flatnonzero(orange.any(0))
-    assert cols.size and 56 <= cols.min() and cols.max() < 84, "the strip does not mark the frame at t = 0.25"
+    assert cols.size and cols.min() >= 56 and cols.max() < 84, "the strip does not mark the frame at t = 0.25"
     marker_cols = np.flatnonzero((strip[29:, :, :3].sum(-1) < 100).any(0))
-    assert marker_cols.size and abs(marker_cols.mean() - (14 + 0.25 * 224)) < 3, "no marker under the strip at t"
+    assert marker_cols.size and abs(marker_cols.mean() - (14 + 0.25 * 224)) < 3, (
+        "no marker under the strip at t"
+    )
     toggle.click()  # "Back to free exploring"
     s = state(page)
-    assert s["mode"] == "explore" and "t = " not in s["readout"], f"the readout still shows t: {s['readout']!r}"
+    assert s["mode"] == "explore" and "t = " not in s["readout"], (
+        f"the readout still shows t: {s['readout']!r}"
+    )
     assert not page.problems, "\n".join(page.problems)
 
 
@@ -406,7 +451,7 @@ def test_cluster_labels_do_not_overlap_and_class_colours_have_3_to_1_contrast(pa
     s = state(page)
     pts = [L["p"] for L in s["labels"]]
     assert len(pts) == 10
-    gaps = [math.dist(p, q) for i, p in enumerate(pts) for q in pts[i + 1:]]
+    gaps = [math.dist(p, q) for i, p in enumerate(pts) for q in pts[i + 1 :]]
     assert min(gaps) >= 21.5, f"two cluster labels overlap ({min(gaps):.1f} px apart; each is 18 px wide)"
     start = page.evaluate("() => window.vaeExplorer.instances[0].px(0, 0)")
     assert min(math.dist(p, start) for p in pts) >= 21.5, "the start marker covers a cluster label"
@@ -443,11 +488,18 @@ def test_phone_layout_keeps_map_and_controls_in_view_with_24px_targets(phone, si
     open_explorer(phone, f"{site_url}/{PAGE}")
     if mode == "interpolate":
         phone.locator(".vae-explorer__toggle").click()
-        phone.evaluate("() => { const e = window.vaeExplorer.instances[0]; e.place([-1, -1]); e.place([1, 1]); }")
+        phone.evaluate(
+            "() => { const e = window.vaeExplorer.instances[0]; e.place([-1, -1]); e.place([1, 1]); }"
+        )
         controls = [".vae-explorer__t", ".vae-explorer__strip", ".vae-explorer__toggle"]
     else:
         phone.evaluate("() => window.vaeExplorer.instances[0].select(0)")
-        controls = [".vae-explorer__pad", ".vae-explorer__digit", ".vae-explorer__sample", ".vae-explorer__toggle"]
+        controls = [
+            ".vae-explorer__pad",
+            ".vae-explorer__digit",
+            ".vae-explorer__sample",
+            ".vae-explorer__toggle",
+        ]
     phone.evaluate("() => document.querySelector('.vae-explorer__map').scrollIntoView({block: 'start'})")
     phone.evaluate("() => window.scrollBy(0, -70)")  # below the theme's sticky header
     phone.wait_for_timeout(200)
@@ -456,12 +508,16 @@ def test_phone_layout_keeps_map_and_controls_in_view_with_24px_targets(phone, si
     assert top["y"] >= 0 and top["width"] >= 300
     for sel in controls:
         r = phone.locator(sel).bounding_box()
-        assert r is not None and r["y"] + r["height"] <= vh, f"{sel} is below the fold with the map in view ({mode})"
+        assert r is not None and r["y"] + r["height"] <= vh, (
+            f"{sel} is below the fold with the map in view ({mode})"
+        )
     for sel in (".vae-explorer__buttons button", ".vae-explorer__t"):
         for i in range(phone.locator(sel).count()):
             r = phone.locator(sel).nth(i).bounding_box()
             if r:
-                assert r["height"] >= 24 and r["width"] >= 24, f"{sel} #{i} is {r['width']:.0f} x {r['height']:.0f} px"
+                assert r["height"] >= 24 and r["width"] >= 24, (
+                    f"{sel} #{i} is {r['width']:.0f} x {r['height']:.0f} px"
+                )
     phone.screenshot(path=f"/tmp/explorer-phone-{mode}.png")
 
 
@@ -507,14 +563,20 @@ def test_kl_figure_agrees_with_vae_lib(page, site_url):
         fig.locator('input[data-name="mu"]').fill(str(mu))
         fig.locator('input[data-name="var"]').fill(str(var))
         s = page.evaluate("() => window.vaeFigures.instances[0].state()")
-        expected = float(kl_divergence(torch.tensor([[mu]], dtype=torch.float64),
-                                       torch.log(torch.tensor([[var]], dtype=torch.float64)))[0])
+        expected = float(
+            kl_divergence(
+                torch.tensor([[mu]], dtype=torch.float64),
+                torch.log(torch.tensor([[var]], dtype=torch.float64)),
+            )[0]
+        )
         assert (s["mu"], s["variance"]) == (mu, var)
         assert s["kl"] == pytest.approx(expected, abs=1e-12)
         assert s["mean_term"] + s["variance_term"] == pytest.approx(expected, abs=1e-12)
-        assert s["mean_term"] == pytest.approx(0.5 * mu ** 2, abs=1e-12)
+        assert s["mean_term"] == pytest.approx(0.5 * mu**2, abs=1e-12)
         twin = KLFigure(mu=mu, var=var)
-        assert twin.kl == pytest.approx(s["kl"], abs=1e-12) and twin.variance_term == pytest.approx(s["variance_term"])
+        assert twin.kl == pytest.approx(s["kl"], abs=1e-12) and twin.variance_term == pytest.approx(
+            s["variance_term"]
+        )
         assert f"= {expected:.3f} nats" in s["readout"]
     assert not page.problems, "\n".join(page.problems)
 
@@ -534,7 +596,7 @@ def test_gradient_figure_agrees_with_the_closed_forms(page, site_url):
         s = page.evaluate("() => window.vaeFigures.instances[1].state()")
         closed = GradientFigure(mu=mu, sigma=sigma, k=k).closed_forms()
         d = mu - k
-        assert closed["var_score"] == pytest.approx(d ** 4 / sigma ** 2 + 14 * d ** 2 + 15 * sigma ** 2)
+        assert closed["var_score"] == pytest.approx(d**4 / sigma**2 + 14 * d**2 + 15 * sigma**2)
         for key in ("gradient", "var_pathwise", "var_score"):
             assert s["closed"][key] == pytest.approx(closed[key], rel=1e-12)
         n = s["n"]
@@ -573,7 +635,8 @@ def test_a_keyboard_reader_reaches_the_explorer_before_it_has_loaded(page, site_
     root.focus()
     page.wait_for_selector(".vae-explorer[data-vae-explorer=ready]")
     assert page.evaluate("() => document.activeElement.classList.contains('vae-explorer__map')"), (
-        "the focus did not move to the map once the explorer had loaded")
+        "the focus did not move to the map once the explorer had loaded"
+    )
     assert root.get_attribute("tabindex") is None
     assert not page.problems, "\n".join(page.problems)
 
@@ -593,8 +656,11 @@ def test_real_lesson_14_3_page_runs_the_explorer(book_build, serve_directory, ch
         js = np.asarray(pg.evaluate("() => Array.from(window.vaeExplorer.decode([0.5, -1.0]))"))
         assert np.abs(js - torch_decode(vae2, [0.5, -1.0])[0]).max() < 1e-2
         timing = pg.evaluate("() => window.vaeExplorer.timings[0]")
-        print(f"\nlesson 14-3: pack {timing['bytes']:,} bytes, ready {timing['ready'] - timing['dataArrived']:.0f} ms "
-              "after its data arrived")
+        print(
+            f"\nlesson 14-3: pack {timing['bytes']:,} bytes, "
+            f"ready {timing['ready'] - timing['dataArrived']:.0f} ms "
+            "after its data arrived"
+        )
         pg.wait_for_timeout(300)
         assert not pg.problems, "\n".join(pg.problems)
     finally:

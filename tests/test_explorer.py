@@ -4,6 +4,7 @@ within budget, and a pack holds exactly what the model computes.
 ``test_exported_explorer_matches_the_shipped_checkpoint`` fails as soon as
 ``vae_lib/_weights/vae-2d.pt`` changes without ``python -m vae_lib export-explorer``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -17,13 +18,30 @@ import torch
 
 from vae_lib import VAE, Autoencoder, encode_dataset, load_mnist, pretrained, to_tensor
 from vae_lib.cli import main as cli_main
-from vae_lib.explorer import (DATA_FILE, EXPLORER_COLOURS, FALLBACK_PNG, FORMAT, MAX_BYTES, SCRIPT_FILE,
-                              SCRIPT_PREFIX, SCRIPT_SUFFIX, decode_array, decoder_from_export, encoder_from_export,
-                              export_explorer, pack_model, read_export, read_pack, weights_sha256)
+from vae_lib.explorer import (
+    DATA_FILE,
+    EXPLORER_COLOURS,
+    FALLBACK_PNG,
+    FORMAT,
+    MAX_BYTES,
+    SCRIPT_FILE,
+    SCRIPT_PREFIX,
+    SCRIPT_SUFFIX,
+    decode_array,
+    decoder_from_export,
+    encoder_from_export,
+    export_explorer,
+    pack_model,
+    read_export,
+    read_pack,
+    weights_sha256,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXPORT_DIR = REPO_ROOT / "book" / "_static" / "explorer"
-REEXPORT = "re-run `python -m vae_lib export-explorer` from the repository root and commit book/_static/explorer/"
+REEXPORT = (
+    "re-run `python -m vae_lib export-explorer` from the repository root and commit book/_static/explorer/"
+)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +66,8 @@ def _contrast(hex_colour: str) -> float:
     def ch(c):
         c /= 255
         return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
-    r, g, b = (ch(int(hex_colour[i:i + 2], 16)) for i in (1, 3, 5))
+
+    r, g, b = (ch(int(hex_colour[i : i + 2], 16)) for i in (1, 3, 5))
     return 1.05 / (0.2126 * r + 0.7152 * g + 0.0722 * b + 0.05)
 
 
@@ -56,17 +75,25 @@ def test_exported_explorer_matches_the_shipped_checkpoint(committed, vae2):
     model = committed["model"]
     assert model["name"] == "vae-2d" and model["quantized"] is True
     assert model["weights_sha256"] == weights_sha256(vae2), (
-        f"book/_static/explorer/{DATA_FILE} was exported from other weights than vae_lib/_weights/vae-2d.pt: {REEXPORT}")
+        f"book/_static/explorer/{DATA_FILE} was exported from other weights than "
+        f"vae_lib/_weights/vae-2d.pt: {REEXPORT}"
+    )
     images, labels = load_mnist("test", subset="small")
     z = decode_array(committed, committed["points"]["z"])
-    np.testing.assert_allclose(z, encode_dataset(vae2, images).numpy(), atol=1e-4,
-                               err_msg=f"exported points differ from the checkpoint's codes: {REEXPORT}")
+    np.testing.assert_allclose(
+        z,
+        encode_dataset(vae2, images).numpy(),
+        atol=1e-4,
+        err_msg=f"exported points differ from the checkpoint's codes: {REEXPORT}",
+    )
     assert np.array_equal(decode_array(committed, committed["points"]["labels"]), labels)
     # the file:// copy holds the same bytes
     text = (EXPORT_DIR / SCRIPT_FILE).read_text(encoding="ascii")
     assert text.startswith(SCRIPT_PREFIX) and text.endswith(SCRIPT_SUFFIX)
-    b64 = text[len(SCRIPT_PREFIX):-len(SCRIPT_SUFFIX)].strip('"')
-    assert base64.b64decode(b64) == (EXPORT_DIR / DATA_FILE).read_bytes(), f"{SCRIPT_FILE} is stale: {REEXPORT}"
+    b64 = text[len(SCRIPT_PREFIX) : -len(SCRIPT_SUFFIX)].strip('"')
+    assert base64.b64decode(b64) == (EXPORT_DIR / DATA_FILE).read_bytes(), (
+        f"{SCRIPT_FILE} is stale: {REEXPORT}"
+    )
     assert (EXPORT_DIR / FALLBACK_PNG).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -77,11 +104,19 @@ def test_quantised_export_stays_within_1e2_of_the_float_model(committed, vae2):
     x = to_tensor(images[:200]).reshape(200, 784)
     z = torch.rand(2000, 2, generator=torch.Generator().manual_seed(0)) * 6 - 3
     with torch.no_grad():
-        pixels = (torch.sigmoid(decoder_from_export(committed)(z)) - torch.sigmoid(vae2.decode(z))).abs().max().item()
+        pixels = (
+            (torch.sigmoid(decoder_from_export(committed)(z)) - torch.sigmoid(vae2.decode(z)))
+            .abs()
+            .max()
+            .item()
+        )
         mu, _ = vae2.encode(x)
         mu_err = (encoder_from_export(committed)(x)[:, :2] - mu).abs()
-    print(f"\nint8 pack vs float model: max pixel error {pixels:.2e} over 2,000 z; mu error max {mu_err.max():.2e}, "
-          f"99th percentile {mu_err.quantile(0.99):.2e} over 200 test digits")
+    print(
+        f"\nint8 pack vs float model: max pixel error {pixels:.2e} over 2,000 z; "
+        f"mu error max {mu_err.max():.2e}, "
+        f"99th percentile {mu_err.quantile(0.99):.2e} over 200 test digits"
+    )
     assert pixels < 1e-2
     assert mu_err[:20].max() < 1e-2, "the first 20 test digits (as the browser test) move by 1e-2 or more"
     assert mu_err.quantile(0.99) < 1.5e-2
@@ -93,7 +128,9 @@ def test_committed_export_is_within_the_byte_budget_with_contrasting_colours(com
     assert committed["format"] == FORMAT
     assert committed["points"]["count"] == 2000 and committed["picks"]["count"] == 100
     assert committed["colours"] == list(EXPLORER_COLOURS)
-    assert min(_contrast(c) for c in EXPLORER_COLOURS) >= 3.0, "a class colour has less than 3:1 contrast on white"
+    assert min(_contrast(c) for c in EXPLORER_COLOURS) >= 3.0, (
+        "a class colour has less than 3:1 contrast on white"
+    )
     lo, hi = committed["view"]["z1"]
     z = decode_array(committed, committed["points"]["z"])
     assert lo <= -3 and hi >= 3 and np.mean((np.abs(z) <= hi).all(1)) >= 0.99
@@ -129,8 +166,9 @@ def test_export_is_deterministic(tmp_path):
         a, b = tmp_path / "a" / name, tmp_path / "b" / name
         assert a.read_bytes() == b.read_bytes(), f"{name} differs between two exports"
         assert a.stat().st_mode & 0o777 == 0o644  # served by the site: world-readable
-    assert {k: v for k, v in first.items() if k not in ("data", "script", "fallback")} == \
-        {k: v for k, v in again.items() if k not in ("data", "script", "fallback")}
+    assert {k: v for k, v in first.items() if k not in ("data", "script", "fallback")} == {
+        k: v for k, v in again.items() if k not in ("data", "script", "fallback")
+    }
     model = read_export(tmp_path / "a")["model"]
     checkpoint = pretrained.path("vae-2d")
     assert model["checkpoint_sha256"] == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
@@ -139,7 +177,7 @@ def test_export_is_deterministic(tmp_path):
 def test_weights_hash_sees_any_change(small_vae):
     before = weights_sha256(small_vae)
     with torch.no_grad():
-        small_vae.decoder.net[0].bias[3] += 2 ** -10
+        small_vae.decoder.net[0].bias[3] += 2**-10
     assert weights_sha256(small_vae) != before
 
 
@@ -156,7 +194,9 @@ def test_pack_errors_name_the_argument(tmp_path):
     with pytest.raises(TypeError, match="model"):
         export_explorer("vae-2d", tmp_path)
     with pytest.raises(ValueError, match="labels"):
-        pack_model(Autoencoder(latent_dim=2, hidden=(8,)), np.zeros((3, 28, 28), np.uint8), [1, 2], quantize=False)
+        pack_model(
+            Autoencoder(latent_dim=2, hidden=(8,)), np.zeros((3, 28, 28), np.uint8), [1, 2], quantize=False
+        )
     with pytest.raises(FileNotFoundError, match="export-explorer"):
         read_export(tmp_path / "nowhere")
     with pytest.raises(ValueError, match="data"):

@@ -5,12 +5,13 @@ Small random models keep these fast and independent of the shipped checkpoints; 
 property under test (the image shown equals ``sigmoid(model.decode(z))`` for the z the
 sliders say) does not depend on training.
 """
+
 from __future__ import annotations
 
 import io
 import subprocess
-from pathlib import Path
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,8 +22,15 @@ pytest.importorskip("anywidget")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PIL_Image = pytest.importorskip("PIL.Image")
 
-from vae_lib import VAE, Autoencoder, encode_dataset, load_mnist, slerp, to_tensor  # noqa: E402
-from vae_lib import widgets  # noqa: E402
+from vae_lib import (  # noqa: E402
+    VAE,
+    Autoencoder,
+    encode_dataset,
+    load_mnist,
+    slerp,
+    to_tensor,
+    widgets,
+)
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +75,11 @@ def all_children(widget):
 
 
 def test_importing_vae_lib_does_not_import_widgets():
-    code = ("import sys, vae_lib; bad = [m for m in ('ipywidgets', 'anywidget', 'vae_lib.widgets', 'vae_lib.explorer')"
-            " if m in sys.modules]; assert not bad, bad")
+    code = (
+        "import sys, vae_lib; bad = [m for m in "
+        "('ipywidgets', 'anywidget', 'vae_lib.widgets', 'vae_lib.explorer')"
+        " if m in sys.modules]; assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -80,8 +91,10 @@ def test_latent_explorer_is_an_anywidget_running_the_sites_module(explorer):
     assert isinstance(explorer, anywidget.AnyWidget)
     site = (REPO_ROOT / "book" / "_static" / "latent-explorer.js").read_text(encoding="utf-8")
     assert explorer._esm.startswith(site), "the widget's module is not the site's latent-explorer.js"
-    assert "export default" in explorer._esm[len(site):]
-    assert explorer._css == (REPO_ROOT / "book" / "_static" / "latent-explorer.css").read_text(encoding="utf-8")
+    assert "export default" in explorer._esm[len(site) :]
+    assert explorer._css == (REPO_ROOT / "book" / "_static" / "latent-explorer.css").read_text(
+        encoding="utf-8"
+    )
     assert explorer.pack[:4] == b"VAEX" and FORMAT.encode() in explorer.pack[:4000]
 
 
@@ -110,7 +123,9 @@ def test_site_form_of_the_shipped_model_is_the_kernel_free_embed():
     assert "application/vnd.jupyter.widget-view+json" in data, "Jupyter would not show the live widget"
     html = data["text/html"]
     assert 'class="vae-explorer" data-src="../_static/explorer/vae-2d.bin"' in html
-    assert '<script src="../_static/latent-explorer.js"></script>' in html and "vae-explorer__fallback" in html
+    assert (
+        '<script src="../_static/latent-explorer.js"></script>' in html and "vae-explorer__fallback" in html
+    )
     assert len(html) < 2000, "the site form should reference the exported data, not embed it"
 
 
@@ -142,12 +157,17 @@ def test_kl_figure_twin_computes_the_kl_and_its_parts(mu, var):
     from vae_lib import kl_divergence
 
     fig = widgets.KLFigure(mu=mu, var=var)
-    expected = float(kl_divergence(torch.tensor([[mu]], dtype=torch.float64),
-                                   torch.log(torch.tensor([[var]], dtype=torch.float64)))[0])
+    expected = float(
+        kl_divergence(
+            torch.tensor([[mu]], dtype=torch.float64), torch.log(torch.tensor([[var]], dtype=torch.float64))
+        )[0]
+    )
     assert fig.kl == pytest.approx(expected, abs=1e-12)
     assert fig.mean_term + fig.variance_term == pytest.approx(expected, abs=1e-12)
     assert f'data-figure="kl" data-mu="{mu!r}" data-var="{var!r}"' in fig.embed_html()
-    assert fig._esm.startswith((REPO_ROOT / "book" / "_static" / "explorer-figures.js").read_text(encoding="utf-8"))
+    assert fig._esm.startswith(
+        (REPO_ROOT / "book" / "_static" / "explorer-figures.js").read_text(encoding="utf-8")
+    )
 
 
 def test_gradient_figure_twin_closed_forms_match_its_samples():
@@ -199,7 +219,9 @@ def test_each_model_shows_its_decoder_output_along_the_path(interp, vae2, ae2, p
     interp.t.value = t
     for label, model in (("AE", ae2), ("VAE", vae2)):
         z_a, z_b = (encode_dataset(model, to_tensor(x))[0] for x in pair)
-        expected_z = ((1 - t) * z_a + t * z_b) if method == "linear" else slerp(z_a, z_b, torch.tensor([t]))[0]
+        expected_z = (
+            ((1 - t) * z_a + t * z_b) if method == "linear" else slerp(z_a, z_b, torch.tensor([t]))[0]
+        )
         np.testing.assert_allclose(interp.z(label), expected_z.numpy(), atol=1e-5)
         assert np.array_equal(interp.current_image(label), decoded(model, interp.z(label)))
 

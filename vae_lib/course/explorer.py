@@ -1,6 +1,6 @@
 """The data of the latent explorer (``book/_static/latent-explorer.js``), for the site and the notebooks.
 
-    python -m vae_lib export-explorer                 # -> book/_static/explorer/ (run from the repository root)
+    python -m vae_lib export-explorer      # -> book/_static/explorer/ (run from the repository root)
 
 One JavaScript module draws the explorer on the site and, through the anywidget
 :class:`vae_lib.widgets.LatentExplorer`, in Jupyter. Both feed it one binary *pack*
@@ -26,6 +26,7 @@ browsers refuse ``fetch``) and ``decoded-grid.png`` (the static figure where Jav
 not run, and in print). The export is deterministic; re-run it whenever
 ``vae_lib/_weights/vae-2d.pt`` changes (``tests/test_explorer.py`` fails until you do).
 """
+
 from __future__ import annotations
 
 import base64
@@ -42,9 +43,23 @@ import torch
 from ..checkpoint import write_atomic
 from ..models import LatentModel as _LatentModel
 
-__all__ = ["FORMAT", "DATA_FILE", "SCRIPT_FILE", "FALLBACK_PNG", "DEFAULT_OUT", "MAX_BYTES", "EXPLORER_COLOURS",
-           "export_explorer", "weights_sha256", "pack_model", "read_pack", "read_export", "decode_array",
-           "decoder_from_export", "encoder_from_export"]
+__all__ = [
+    "FORMAT",
+    "DATA_FILE",
+    "SCRIPT_FILE",
+    "FALLBACK_PNG",
+    "DEFAULT_OUT",
+    "MAX_BYTES",
+    "EXPLORER_COLOURS",
+    "export_explorer",
+    "weights_sha256",
+    "pack_model",
+    "read_pack",
+    "read_export",
+    "decode_array",
+    "decoder_from_export",
+    "encoder_from_export",
+]
 
 FORMAT = "vae_lib-latent-explorer-v2"
 MAGIC = b"VAEX"
@@ -52,8 +67,7 @@ DATA_FILE = "vae-2d.bin"
 SCRIPT_FILE = "vae-2d.js"
 # The file:// copy is ``SCRIPT_PREFIX + '"' + base64 + '"' + SCRIPT_SUFFIX``; latent-explorer.js
 # reads it from window.vaeExplorerData under the script's own URL.
-SCRIPT_PREFIX = ("(window.vaeExplorerData = window.vaeExplorerData || {})"
-                 "[document.currentScript.src] =\n")
+SCRIPT_PREFIX = "(window.vaeExplorerData = window.vaeExplorerData || {})[document.currentScript.src] =\n"
 SCRIPT_SUFFIX = ";\n"
 FALLBACK_PNG = "decoded-grid.png"
 DEFAULT_OUT = Path("book") / "_static" / "explorer"  # relative to the repository root
@@ -63,8 +77,18 @@ SMALL = 4096  # layers with at most this many weights (2 -> 256, 256 -> 4) stay 
 PICKS = 10  # clickable digits per class
 # Paul Tol's muted palette (as plots.DIGIT_COLOURS), with 1, 2, 4 and 5 darkened (same hue)
 # to a contrast of at least 3.3:1 on white (WCAG 1.4.11 asks 3:1 for graphics).
-EXPLORER_COLOURS = ("#332288", "#6293AB", "#3F9C8D", "#117733", "#919130",
-                    "#988D52", "#CC6677", "#882255", "#AA4499", "#777777")
+EXPLORER_COLOURS = (
+    "#332288",
+    "#6293AB",
+    "#3F9C8D",
+    "#117733",
+    "#919130",
+    "#988D52",
+    "#CC6677",
+    "#882255",
+    "#AA4499",
+    "#777777",
+)
 
 
 def weights_sha256(model: _LatentModel) -> str:
@@ -84,7 +108,9 @@ def weights_sha256(model: _LatentModel) -> str:
 # ------------------------------------------------------------------------- quantisation
 
 
-def _gptq(w: np.ndarray, x: np.ndarray, group: int = GROUP, damp: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+def _gptq(
+    w: np.ndarray, x: np.ndarray, group: int = GROUP, damp: float = 0.01
+) -> tuple[np.ndarray, np.ndarray]:
     """int8 codes [out, in] and float16 scales [out, ceil(in / group)] of ``w`` for inputs ``x``."""
     w = w.astype(np.float64).copy()
     n_out, n_in = w.shape
@@ -95,19 +121,19 @@ def _gptq(w: np.ndarray, x: np.ndarray, group: int = GROUP, damp: float = 0.01) 
     scales = np.zeros((n_out, -(-n_in // group)), dtype=np.float16)
     for j in range(n_in):
         if j % group == 0:
-            s = np.abs(w[:, j:j + group]).max(1) / 127
+            s = np.abs(w[:, j : j + group]).max(1) / 127
             s = np.where(s > 0, s, 1.0).astype(np.float16)
             scales[:, j // group] = s
             s64 = s.astype(np.float64)
         q = np.clip(np.round(w[:, j] / s64), -127, 127)
         codes[:, j] = q
         err = (w[:, j] - q * s64) / u[j, j]
-        w[:, j + 1:] -= np.outer(err, u[j, j + 1:])
+        w[:, j + 1 :] -= np.outer(err, u[j, j + 1 :])
     return codes, scales
 
 
 def _dequantize(codes: np.ndarray, scales: np.ndarray, group: int = GROUP) -> np.ndarray:
-    return (codes.astype(np.float32) * np.repeat(scales.astype(np.float32), group, axis=1)[:, :codes.shape[1]])
+    return codes.astype(np.float32) * np.repeat(scales.astype(np.float32), group, axis=1)[:, : codes.shape[1]]
 
 
 def _linears(seq) -> list[torch.nn.Linear]:
@@ -162,8 +188,15 @@ def _pick_indices(labels: np.ndarray, n_points: int) -> np.ndarray:
     return np.sort(np.concatenate(picks))
 
 
-def pack_model(model: _LatentModel, images=None, labels=None, *, quantize: bool = True,
-               calibration=None, source: dict | None = None) -> bytes:
+def pack_model(
+    model: _LatentModel,
+    images=None,
+    labels=None,
+    *,
+    quantize: bool = True,
+    calibration=None,
+    source: dict | None = None,
+) -> bytes:
     """The explorer's pack (see the module docstring) of ``model`` with ``images`` on its map.
 
     ``model``: a VAE or autoencoder with a 2-D latent space and a Bernoulli decoder.
@@ -178,7 +211,9 @@ def pack_model(model: _LatentModel, images=None, labels=None, *, quantize: bool 
     if not isinstance(model, _LatentModel):
         raise TypeError(f"model must be a vae_lib VAE or Autoencoder, got {type(model).__name__}")
     if model.latent_dim != 2:
-        raise ValueError(f"model must have a 2-D latent space (latent_dim=2), got latent_dim={model.latent_dim}")
+        raise ValueError(
+            f"model must have a 2-D latent space (latent_dim=2), got latent_dim={model.latent_dim}"
+        )
     if model.likelihood != "bernoulli":
         raise ValueError(f"model must have a Bernoulli decoder (logits -> sigmoid), got {model.likelihood!r}")
     if images is None:
@@ -193,7 +228,9 @@ def pack_model(model: _LatentModel, images=None, labels=None, *, quantize: bool 
         labels = np.full(len(codes), 255, dtype=np.int64)
     labels = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels).astype(np.int64)
     if len(labels) != len(codes):
-        raise ValueError(f"labels must have one entry per image: {len(labels)} labels for {len(codes)} images")
+        raise ValueError(
+            f"labels must have one entry per image: {len(labels)} labels for {len(codes)} images"
+        )
     if labels.min() < 0 or labels.max() > 255:
         raise ValueError("labels must be integers in 0..9 (255 for unlabelled)")
 
@@ -216,7 +253,9 @@ def pack_model(model: _LatentModel, images=None, labels=None, *, quantize: bool 
         cal = calibration
         if cal is None:
             cal, _ = load_mnist("train", subset="small")
-        cal_x = to_tensor(cal).reshape(len(cal), -1).float() if not isinstance(cal, torch.Tensor) else cal.float()
+        cal_x = (
+            to_tensor(cal).reshape(len(cal), -1).float() if not isinstance(cal, torch.Tensor) else cal.float()
+        )
         enc_calib = cal_x.numpy()
         cal_codes = encode_dataset(model, cal_x).numpy()
         half = _view(codes) + 1.0
@@ -231,15 +270,27 @@ def pack_model(model: _LatentModel, images=None, labels=None, *, quantize: bool 
     half = _view(codes)
     header = {
         "format": FORMAT,
-        "model": {**(source or {}), "kind": model.kind, "config": model.config,
-                  "weights_sha256": weights_sha256(model), "quantized": bool(quantize),
-                  "encoder_output": "mu_logvar" if is_vae else "z"},
+        "model": {
+            **(source or {}),
+            "kind": model.kind,
+            "config": model.config,
+            "weights_sha256": weights_sha256(model),
+            "quantized": bool(quantize),
+            "encoder_output": "mu_logvar" if is_vae else "z",
+        },
         "encoder": {"hidden_activation": "relu", "layers": encoder},
         "decoder": {"hidden_activation": "relu", "output": "sigmoid", "layers": decoder},
-        "points": {"count": int(len(codes)), "z": add(codes, "float32"),
-                   "labels": add(labels.astype(np.uint8), "uint8")},
-        "picks": {"count": int(len(picks)), "index": add(picks.astype(np.uint16), "uint16"),
-                  "pixels": add(packed, "uint8"), "levels": 15},
+        "points": {
+            "count": len(codes),
+            "z": add(codes, "float32"),
+            "labels": add(labels.astype(np.uint8), "uint8"),
+        },
+        "picks": {
+            "count": len(picks),
+            "index": add(picks.astype(np.uint16), "uint16"),
+            "pixels": add(packed, "uint8"),
+            "levels": 15,
+        },
         "view": {"z1": [-half, half], "z2": [-half, half]},
         "colours": list(EXPLORER_COLOURS),
     }
@@ -253,13 +304,13 @@ def read_pack(data: bytes) -> tuple[dict, dict[str, np.ndarray]]:
     if data[:4] != MAGIC:
         raise ValueError(f"data: not a latent-explorer pack (expected format {FORMAT!r})")
     (n,) = struct.unpack("<I", data[4:8])
-    header = json.loads(data[8:8 + n])
+    header = json.loads(data[8 : 8 + n])
     if header.get("format") != FORMAT:
         raise ValueError(f"data: not a latent-explorer pack (expected format {FORMAT!r})")
     base = 8 + n
     arrays = {}
     for name, a in header["arrays"].items():
-        raw = data[base + a["offset"]: base + a["offset"] + a["nbytes"]]
+        raw = data[base + a["offset"] : base + a["offset"] + a["nbytes"]]
         arrays[name] = np.frombuffer(raw, dtype=np.dtype(a["dtype"]).newbyteorder("<")).reshape(a["shape"])
     return header, arrays
 
@@ -274,8 +325,9 @@ def _fallback_png(model: _LatentModel) -> bytes:
     return buf.getvalue()
 
 
-def export_explorer(model: _LatentModel | None = None, out_dir=DEFAULT_OUT, *, images=None,
-                    labels=None) -> dict:
+def export_explorer(
+    model: _LatentModel | None = None, out_dir=DEFAULT_OUT, *, images=None, labels=None
+) -> dict:
     """Write the site explorer's pack (``vae-2d.bin``, its ``file://`` copy ``vae-2d.js``) and the
     fallback PNG into ``out_dir``; return a summary.
 
@@ -289,14 +341,21 @@ def export_explorer(model: _LatentModel | None = None, out_dir=DEFAULT_OUT, *, i
     if model is None:
         model = pretrained.load("vae-2d")
         checkpoint = pretrained.path("vae-2d")
-        source = {"name": "vae-2d", "checkpoint": "vae_lib/_weights/vae-2d.pt",
-                  "checkpoint_sha256": hashlib.sha256(checkpoint.read_bytes()).hexdigest()}
+        source = {
+            "name": "vae-2d",
+            "checkpoint": "vae_lib/_weights/vae-2d.pt",
+            "checkpoint_sha256": hashlib.sha256(checkpoint.read_bytes()).hexdigest(),
+        }
     if not isinstance(model, _LatentModel):
-        raise TypeError(f"model must be a vae_lib VAE or Autoencoder (or None for vae-2d), got {type(model).__name__}")
+        raise TypeError(
+            f"model must be a vae_lib VAE or Autoencoder (or None for vae-2d), got {type(model).__name__}"
+        )
     data = pack_model(model, images, labels, quantize=True, source=source)
     if len(data) > MAX_BYTES:
         raise ValueError(f"the export would be {len(data):,} bytes, over the {MAX_BYTES:,}-byte budget")
-    script = (SCRIPT_PREFIX + '"' + base64.b64encode(data).decode("ascii") + '"' + SCRIPT_SUFFIX).encode("ascii")
+    script = (SCRIPT_PREFIX + '"' + base64.b64encode(data).decode("ascii") + '"' + SCRIPT_SUFFIX).encode(
+        "ascii"
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     png = _fallback_png(model)
@@ -304,10 +363,18 @@ def export_explorer(model: _LatentModel | None = None, out_dir=DEFAULT_OUT, *, i
     write_atomic(out / SCRIPT_FILE, lambda f: f.write(script))
     write_atomic(out / FALLBACK_PNG, lambda f: f.write(png))
     header, _ = read_pack(data)
-    return {"data": str(out / DATA_FILE), "data_bytes": len(data), "script": str(out / SCRIPT_FILE),
-            "fallback": str(out / FALLBACK_PNG), "fallback_bytes": len(png),
-            "weights_sha256": header["model"]["weights_sha256"], "points": header["points"]["count"],
-            "picks": header["picks"]["count"], "quantized": True, "view": header["view"]}
+    return {
+        "data": str(out / DATA_FILE),
+        "data_bytes": len(data),
+        "script": str(out / SCRIPT_FILE),
+        "fallback": str(out / FALLBACK_PNG),
+        "fallback_bytes": len(png),
+        "weights_sha256": header["model"]["weights_sha256"],
+        "points": header["points"]["count"],
+        "picks": header["picks"]["count"],
+        "quantized": True,
+        "view": header["view"],
+    }
 
 
 def read_export(path) -> dict:
@@ -316,7 +383,9 @@ def read_export(path) -> dict:
     if path.is_dir():
         path = path / DATA_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"path: no explorer export at {path}; run `python -m vae_lib export-explorer`")
+        raise FileNotFoundError(
+            f"path: no explorer export at {path}; run `python -m vae_lib export-explorer`"
+        )
     header, arrays = read_pack(path.read_bytes())
     header["arrays_np"] = arrays
     return header

@@ -19,14 +19,15 @@ kernel-free figure on the site.
 The interpolation explorer (AE against VAE, linear against slerp, latent spaces of any size)
 is an ipywidgets container drawn with matplotlib.
 """
+
 from __future__ import annotations
 
 import functools
 import html
 import io
 import warnings
+from collections.abc import Mapping
 from importlib import resources
-from typing import Mapping
 
 import anywidget
 import ipywidgets as W
@@ -37,20 +38,30 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image as PILImage
 
-from . import plots
 from ..data import load_mnist, to_tensor
 from ..latent import encode_dataset, slerp
-from ..models import VAE, LatentModel as _LatentModel
+from ..models import VAE
+from ..models import LatentModel as _LatentModel
+from . import plots
 
-__all__ = ["LatentExplorer", "KLFigure", "GradientFigure", "InterpolationExplorer", "latent_explorer",
-           "interpolation_explorer", "SITE_STATIC"]
+__all__ = [
+    "LatentExplorer",
+    "KLFigure",
+    "GradientFigure",
+    "InterpolationExplorer",
+    "latent_explorer",
+    "interpolation_explorer",
+    "SITE_STATIC",
+]
 
 KEYBOARD_HELP = "Click a slider (or tab to it), then use the arrow keys to move it."
 DIGIT_SCALE = 6  # the decoded 28 x 28 digit is shown at 168 x 168 pixels
 SITE_STATIC = "../_static/"  # the site's _static folder seen from a lesson page (lessons/*.html)
-FALLBACK_ALT = ("A 15 by 15 grid of digits decoded from evenly spaced points of the 2-D VAE latent space: each "
-                "digit class occupies its own region of the grid, and neighbouring cells differ only slightly, so "
-                "one digit morphs smoothly into another.")
+FALLBACK_ALT = (
+    "A 15 by 15 grid of digits decoded from evenly spaced points of the 2-D VAE latent space: each "
+    "digit class occupies its own region of the grid, and neighbouring cells differ only slightly, so "
+    "one digit morphs smoothly into another."
+)
 
 
 def _static(name: str) -> str:
@@ -62,6 +73,7 @@ def _module(script: str) -> str:
     """A classic script of the site as an ES module for anywidget: the script, then its render."""
     api = {"latent-explorer.js": "vaeExplorer", "explorer-figures.js": "vaeFigures"}[script]
     return _static(script) + f"\nexport default {{ render: (ctx) => globalThis.{api}.render(ctx) }};\n"
+
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -88,7 +100,9 @@ def _map_digits(images, labels) -> tuple[torch.Tensor, np.ndarray | None]:
     if labels is not None:
         labels = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels).astype(int)
         if len(labels) != len(x):
-            raise ValueError(f"labels must have one entry per image: {len(labels)} labels for {len(x)} images")
+            raise ValueError(
+                f"labels must have one entry per image: {len(labels)} labels for {len(x)} images"
+            )
     return x, labels
 
 
@@ -120,7 +134,7 @@ def _digit_png(image: np.ndarray) -> bytes:
 def _ring_stamp(radius: int = 7) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Pixel offsets of a marker: a black ring and dot with a white halo, visible on any colour."""
     r = radius + 3
-    dy, dx = np.mgrid[-r:r + 1, -r:r + 1]
+    dy, dx = np.mgrid[-r : r + 1, -r : r + 1]
     d = np.hypot(dx, dy)
     black = (np.abs(d - radius) <= 1.1) | (d <= 1.6)
     white = ((np.abs(d - radius) <= 2.4) | (d <= 2.8)) & ~black
@@ -153,7 +167,7 @@ class _Map:
         x, y = self._transform.transform(np.asarray(point, dtype=float)[:2])
         x = min(max(x, self._clip.x0), self._clip.x1)
         y = min(max(y, self._clip.y0), self._clip.y1)
-        return int(round(x)), int(round(self.height - y))
+        return round(x), round(self.height - y)
 
     def marked(self, *points) -> bytes:
         rgb = self.rgb.copy()
@@ -172,7 +186,6 @@ def _scatter_into(ax, codes: np.ndarray, labels: np.ndarray | None, legend: bool
         ax.scatter(codes[:, 0], codes[:, 1], s=3, alpha=0.5, color=plots.DIGIT_COLOURS[-1], rasterized=True)
     else:
         plots.latent_scatter(codes, labels, ax=ax, legend=legend, s=3)
-
 
 
 # ----------------------------------------------------------------------- latent explorer
@@ -214,8 +227,10 @@ class LatentExplorer(anywidget.AnyWidget):
 
         model = _check_model(model)
         if model.latent_dim != 2:
-            raise ValueError(f"model must have a 2-D latent space (latent_dim=2), got latent_dim={model.latent_dim}"
-                             " (for higher dimensions use interpolation_explorer)")
+            raise ValueError(
+                f"model must have a 2-D latent space (latent_dim=2), got latent_dim={model.latent_dim}"
+                " (for higher dimensions use interpolation_explorer)"
+            )
         pack = pack_model(model, images, labels, quantize=False)
         super().__init__(_esm=_module("latent-explorer.js"), _css=_static("latent-explorer.css"), pack=pack)
         self.model = model
@@ -226,12 +241,18 @@ class LatentExplorer(anywidget.AnyWidget):
         """The kernel-free markup of the site (``text/html``)."""
         s = html.escape(self.site_static, quote=True)
         if not self._on_site:
-            return ('<p class="vae-explorer__note">The latent explorer of this model runs in a live notebook '
-                    "(Jupyter, Colab, VS Code): run the cell there.</p>")
-        return (f'<div class="vae-explorer" data-src="{s}explorer/vae-2d.bin">\n'
-                f'<img class="vae-explorer__fallback" src="{s}explorer/decoded-grid.png" width="640" height="640" '
-                f'loading="lazy" style="max-width: 100%; height: auto;" alt="{html.escape(FALLBACK_ALT)}">\n</div>\n'
-                f'<link rel="stylesheet" href="{s}latent-explorer.css">\n<script src="{s}latent-explorer.js"></script>')
+            return (
+                '<p class="vae-explorer__note">The latent explorer of this model runs in a live notebook '
+                "(Jupyter, Colab, VS Code): run the cell there.</p>"
+            )
+        return (
+            f'<div class="vae-explorer" data-src="{s}explorer/vae-2d.bin">\n'
+            f'<img class="vae-explorer__fallback" src="{s}explorer/decoded-grid.png" '
+            'width="640" height="640" loading="lazy" style="max-width: 100%; height: auto;" '
+            f'alt="{html.escape(FALLBACK_ALT)}">\n</div>\n'
+            f'<link rel="stylesheet" href="{s}latent-explorer.css">\n'
+            f'<script src="{s}latent-explorer.js"></script>'
+        )
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = super()._repr_mimebundle_(**kwargs)
@@ -243,8 +264,11 @@ class LatentExplorer(anywidget.AnyWidget):
 
 def latent_explorer(model, images=None, labels=None, **kwargs) -> LatentExplorer:
     """Deprecated: use ``LatentExplorer(model, images, labels)`` (the matplotlib explorer is gone)."""
-    warnings.warn("widgets.latent_explorer is deprecated: use widgets.LatentExplorer(model)", DeprecationWarning,
-                  stacklevel=2)
+    warnings.warn(
+        "widgets.latent_explorer is deprecated: use widgets.LatentExplorer(model)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return LatentExplorer(model, images, labels, **kwargs)
 
 
@@ -267,10 +291,12 @@ class _Figure(anywidget.AnyWidget):
         """The kernel-free markup of the site (``text/html``)."""
         s = html.escape(self.site_static, quote=True)
         attrs = " ".join(f'data-{k}="{v}"' for k, v in self._data_attributes().items())
-        return (f'<div class="vae-figure" data-figure="{self.figure}" {attrs}>'
-                '<noscript><p>This interactive figure needs JavaScript.</p></noscript></div>\n'
-                f'<link rel="stylesheet" href="{s}explorer-figures.css">\n'
-                f'<script src="{s}explorer-figures.js"></script>')
+        return (
+            f'<div class="vae-figure" data-figure="{self.figure}" {attrs}>'
+            "<noscript><p>This interactive figure needs JavaScript.</p></noscript></div>\n"
+            f'<link rel="stylesheet" href="{s}explorer-figures.css">\n'
+            f'<script src="{s}explorer-figures.js"></script>'
+        )
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = super()._repr_mimebundle_(**kwargs)
@@ -307,7 +333,7 @@ class KLFigure(_Figure):
 
     @property
     def mean_term(self) -> float:
-        return 0.5 * self.mu ** 2
+        return 0.5 * self.mu**2
 
     @property
     def variance_term(self) -> float:
@@ -330,26 +356,41 @@ class GradientFigure(_Figure):
     seed = traitlets.Int(1).tag(sync=True)
 
     def __init__(self, mu: float = 0.5, sigma: float = 1.0, k: float = 2.0, n: int = 1000, seed: int = 1):
-        for name, v, lo, hi in (("mu", mu, -3, 3), ("sigma", sigma, 0.1, 3), ("k", k, -3, 3), ("n", n, 20, 5000)):
+        for name, v, lo, hi in (
+            ("mu", mu, -3, 3),
+            ("sigma", sigma, 0.1, 3),
+            ("k", k, -3, 3),
+            ("n", n, 20, 5000),
+        ):
             if not lo <= float(v) <= hi:
                 raise ValueError(f"{name} must be in [{lo}, {hi}] (the slider's range), got {v!r}")
-        super().__init__(figure="gradient", mu=float(mu), sigma=float(sigma), k=float(k), n=int(n), seed=int(seed))
+        super().__init__(
+            figure="gradient", mu=float(mu), sigma=float(sigma), k=float(k), n=int(n), seed=int(seed)
+        )
 
     def closed_forms(self) -> dict:
         """The true gradient 2 (mu - k) and the variances of one estimate of each kind."""
-        d, s2 = self.mu - self.k, self.sigma ** 2
-        return {"gradient": 2 * d, "var_pathwise": 4 * s2, "var_score": d ** 4 / s2 + 14 * d ** 2 + 15 * s2}
+        d, s2 = self.mu - self.k, self.sigma**2
+        return {"gradient": 2 * d, "var_pathwise": 4 * s2, "var_score": d**4 / s2 + 14 * d**2 + 15 * s2}
 
     def estimates(self, generator: torch.Generator | None = None) -> dict:
         """``n`` fresh estimates of each kind, drawn here with torch (as the figure draws them in JS)."""
         eps = torch.randn(self.n, dtype=torch.float64, generator=generator)
         z = self.mu + self.sigma * eps
-        return {"pathwise": (2 * (z - self.k)).numpy(),
-                "score": ((z - self.k) ** 2 * (z - self.mu) / self.sigma ** 2).numpy()}
+        return {
+            "pathwise": (2 * (z - self.k)).numpy(),
+            "score": ((z - self.k) ** 2 * (z - self.mu) / self.sigma**2).numpy(),
+        }
 
     def _data_attributes(self) -> dict:
-        return {"mu": repr(self.mu), "sigma": repr(self.sigma), "k": repr(self.k), "n": str(self.n),
-                "seed": str(self.seed)}
+        return {
+            "mu": repr(self.mu),
+            "sigma": repr(self.sigma),
+            "k": repr(self.k),
+            "n": str(self.n),
+            "seed": str(self.seed),
+        }
+
 
 # ---------------------------------------------------------------- interpolation explorer
 
@@ -389,8 +430,10 @@ class _Panel:
         self.image = W.Image(format="png", width=28 * DIGIT_SCALE, height=28 * DIGIT_SCALE)
         self.map_image = W.Image(format="png")
         self.readout = W.HTML()
-        self.box = W.VBox([W.HTML(f"<b>{label}</b>"), self.image, self.map_image, self.readout],
-                          layout=W.Layout(align_items="center", margin="0 12px 0 0"))
+        self.box = W.VBox(
+            [W.HTML(f"<b>{label}</b>"), self.image, self.map_image, self.readout],
+            layout=W.Layout(align_items="center", margin="0 12px 0 0"),
+        )
 
     def project(self, z: np.ndarray) -> np.ndarray:
         z = np.asarray(z, dtype=np.float64)
@@ -412,8 +455,10 @@ class _Panel:
             path2 = self.project(self.path(method))
             a2, b2 = self.project(self.z_a), self.project(self.z_b)
             shown = self.project(self.codes)
-            style = {"linear": dict(color=plots.PAIR_COLOURS[0], ls="-"),
-                     "slerp": dict(color=plots.PAIR_COLOURS[1], ls="--")}[method]
+            style = {
+                "linear": dict(color=plots.PAIR_COLOURS[0], ls="-"),
+                "slerp": dict(color=plots.PAIR_COLOURS[1], ls="--"),
+            }[method]
 
             def draw(fig, ax):
                 _scatter_into(ax, shown, self.labels, legend=False)
@@ -437,8 +482,10 @@ class _Panel:
                     ax.set_xlabel("along $z_A$")
                     ax.set_ylabel(r"$\perp$, in the plane of $z_A, z_B$")
                 ax.legend(handles=[line], fontsize=8, loc="best")
-                ax.set_title(f"{self.label}: {self.d}-D latent" + ("" if self.basis is None else ", projected"),
-                             fontsize=9)
+                ax.set_title(
+                    f"{self.label}: {self.d}-D latent" + ("" if self.basis is None else ", projected"),
+                    fontsize=9,
+                )
 
             self._maps[method] = _Map(draw, size=(3.6, 3.4))
         return self._maps[method]
@@ -466,14 +513,31 @@ class InterpolationExplorer(W.VBox):
         self._steps = steps
         self._panels = {k: _Panel(k, m, xa, xb, x, labels) for k, m in models.items()}
         self.labels = list(self._panels)
-        self.t = W.FloatSlider(value=float(start), min=0.0, max=1.0, step=0.01, description="t",
-                               continuous_update=True, readout_format=".2f", tabbable=True,
-                               tooltip="t: click, then use the left/right arrow keys", layout=W.Layout(width="360px"))
-        self.method = W.ToggleButtons(options=["linear", "slerp"], value="linear", description="path", tabbable=True,
-                                      tooltips=["(1 - t) z_A + t z_B: the straight line",
-                                                "spherical interpolation: along the great circle"])
-        help_text = W.HTML(f"<small>t = 0 decodes z_A (the code of image A), t = 1 decodes z_B. {KEYBOARD_HELP}"
-                           "</small>")
+        self.t = W.FloatSlider(
+            value=float(start),
+            min=0.0,
+            max=1.0,
+            step=0.01,
+            description="t",
+            continuous_update=True,
+            readout_format=".2f",
+            tabbable=True,
+            tooltip="t: click, then use the left/right arrow keys",
+            layout=W.Layout(width="360px"),
+        )
+        self.method = W.ToggleButtons(
+            options=["linear", "slerp"],
+            value="linear",
+            description="path",
+            tabbable=True,
+            tooltips=[
+                "(1 - t) z_A + t z_B: the straight line",
+                "spherical interpolation: along the great circle",
+            ],
+        )
+        help_text = W.HTML(
+            f"<small>t = 0 decodes z_A (the code of image A), t = 1 decodes z_B. {KEYBOARD_HELP}</small>"
+        )
         super().__init__([W.HBox([p.box for p in self._panels.values()]), self.t, self.method, help_text])
         self.t.observe(self._on_change, names="value")
         self.method.observe(self._on_change, names="value")
