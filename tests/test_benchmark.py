@@ -1,5 +1,6 @@
 """The training-speed benchmark: its reference data path, and a smoke run (the full run is a
 script, never a timed test)."""
+import os
 import re
 import subprocess
 import sys
@@ -39,9 +40,19 @@ def test_pil_to_tensor_scales_uint8_to_the_unit_interval_as_torchvision_does():
     assert torch.equal(tensor, torch.tensor([[[0, 1, 128, 255]]], dtype=torch.float32) / 255)
 
 
+# Why the quick run once failed under load: the two references are compared for an exactly equal
+# loss across two processes, and torch's BLAS here is MKL, whose MKL_DYNAMIC default lets it use
+# fewer threads than asked when the machine is busy. Another thread count sums the matmuls in
+# another order, so the losses differed in the last printed digit now and then. One thread per
+# process, with dynamic adjustment off, makes every sum's order fixed whatever the load.
+DETERMINISTIC_THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MKL_DYNAMIC": "FALSE",
+                         "OMP_DYNAMIC": "FALSE"}
+
+
 def test_train_speed_quick_mode_prints_the_table_and_the_ratio_last():
+    env = {**os.environ, **DETERMINISTIC_THREADS}
     result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "train_speed.py"), "--quick"],
-                            capture_output=True, text=True, timeout=600, cwd=REPO)
+                            capture_output=True, text=True, timeout=1200, cwd=REPO, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.strip().splitlines()
     assert re.fullmatch(r"ratio: \d+\.\d\d", lines[-1])
@@ -85,8 +96,8 @@ def test_loops_take_turns_epoch_by_epoch_in_separate_processes():
 
 
 def test_an_error_in_one_loop_stops_the_round_and_is_raised_with_its_traceback():
-    start = time.monotonic()
+    # the round ends with the error (rather than a loop left waiting for its turn until the
+    # timeout, which would raise a different error): no time bound needed
     with pytest.raises(RuntimeError, match=r"(?s)'bad' failed.*the loss diverged"):
         train_speed.run_in_turns({"good": _timed_loop, "bad": _failing_loop}, "small", epochs=2, seed=0,
-                                 timeout=120)
-    assert time.monotonic() - start < 100  # no loop was left waiting for its turn
+                                 timeout=600)
