@@ -266,7 +266,7 @@ def download(filename: str, root, *, mirrors=MIRRORS, timeout: float = 30.0,
     Each mirror in turn streams into a temporary ``.NAME.PID.*.part`` file in ``root``; its
     decompressed content must match ``SHA256[filename]`` before it is renamed to
     ``root / filename``. Whatever goes wrong with one mirror (HTTP error, dropped connection,
-    bad gzip, checksum mismatch, more bytes than the file can have (:func:`max_download_bytes`),
+    bad gzip, checksum mismatch, more bytes than the file can have (``max_download_bytes``),
     longer than ``deadline`` seconds for this mirror, ``timeout`` seconds without data), the
     temporary file is deleted and the next mirror is tried; if all fail, a ``RuntimeError``
     lists each mirror's error. Temporary files left by a killed process are removed first.
@@ -403,16 +403,16 @@ def load_mnist(split: str = "train", root=None, download: bool = True,
                subset: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """MNIST images and labels as numpy arrays: ``(uint8 [N, 28, 28], int64 [N])``.
 
-    split: ``"train"`` (60,000 images) or ``"test"`` (10,000).
-    root: folder with the IDX files (``*.gz``, or already gunzipped); default
-      ``$VAE_LIB_DATA``, else ``default_root()``.
-    download: fetch missing files from ``MIRRORS`` into ``root``.
-    subset:
-      - ``None``: the full split if it can be had, else the shipped subset, with a warning
-        that says how to get the full one;
-      - ``"full"``: the full split, or an error saying where it looked and what to do;
-      - ``"small"``: the subset shipped in the package (1,000 training or 200 test images
-        per digit, see ``vae_lib/_data/README.md``), no warning, no network.
+    Args:
+        split: ``"train"`` (60,000 images) or ``"test"`` (10,000).
+        root: folder with the IDX files (``*.gz``, or already gunzipped); default
+            ``$VAE_LIB_DATA``, else ``default_root()``. A file here is an error.
+        download: fetch missing files from ``MIRRORS`` into ``root``.
+        subset: ``None``: the full split if it can be had, else the shipped subset, with a
+            warning that says how to get the full one; ``"full"``: the full split, or an error
+            saying where it looked and what to do; ``"small"``: the subset shipped in the
+            package (1,000 training or 200 test images per digit, see
+            ``vae_lib/_data/README.md``), no warning, no network.
 
     Files are verified against ``SHA256``; a corrupt file is reported, never deleted or
     replaced. Arrays are parsed once per process and returned as fresh copies: modify them
@@ -512,7 +512,7 @@ def as_images(images, input_dim: int = IMAGE_SIZE, name: str = "images") -> torc
 
     A float tensor or float numpy array [N, input_dim] is checked and cast to float32 (float64
     from ``torch.from_numpy``, float16); anything else (uint8 MNIST ``[N, 28, 28]``, ...) goes
-    through :func:`to_tensor` (MNIST-sized only). Values outside [0, 1] or NaN are rejected.
+    through :func:`vae_lib.to_tensor` (MNIST-sized only). Values outside [0, 1] or NaN are rejected.
     """
     if isinstance(images, np.ndarray) and images.dtype.kind == "f":
         images = torch.from_numpy(np.ascontiguousarray(images))

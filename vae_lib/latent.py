@@ -58,7 +58,7 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
         u(t) = sin((1 - t) w) / sin(w) * u0 + sin(t w) / sin(w) * u1,   cos w = u0 . u1,
 
-    and the norm moves linearly from |z0| to |z1|. For endpoints of equal norm this is the
+    and the norm moves linearly from ``|z0|`` to ``|z1|``. For endpoints of equal norm this is the
     textbook formula applied to z0 and z1 themselves; for unequal norms the textbook formula's
     weights 1 / sin(w) blow the norm up as w -> 180 degrees, which this form avoids.
     Nearly parallel endpoints (sin w ~ 0) fall back to linear interpolation; nearly opposite

@@ -98,7 +98,7 @@ class LatentModel(nn.Module):
     The one way to tell the kinds apart is the class attribute ``variational``: True for a
     model whose ``encode`` returns ``(mu, logvar)`` of q(z|x) and whose ``forward`` returns a
     :class:`VAEOutput`, False for one whose ``encode`` returns a point ``z`` (:class:`AEOutput`).
-    ``kind`` is the model's name in checkpoints (a key of :data:`MODELS`).
+    ``kind`` is the model's name in checkpoints (a key of :data:`vae_lib.models.MODELS`).
 
     Inputs: ``encode``/``forward`` take pixels as a float tensor [N, input_dim] in [0, 1]
     (``vae_lib.to_tensor`` makes one from uint8 images); another float dtype (float64 from
@@ -234,15 +234,15 @@ def evaluating(model: nn.Module) -> Iterator[nn.Module]:
         model.train(was_training)
 
 
-# The registry of model kinds: ``config["kind"]`` -> class. ``checkpoint.load`` and
-# ``pretrained`` rebuild models through it; a new kind is added with one line, e.g.
-# ``MODELS["conditional-vae"] = ConditionalVAE`` in its own module; the class's
-# ``__init__`` must accept its ``config`` (less ``"kind"``) as keyword arguments.
+#: The registry of model kinds, ``config["kind"]`` -> class, through which ``checkpoint.load``
+#: and ``pretrained`` rebuild models. A new kind is added with one line in its own module,
+#: e.g. ``MODELS["conditional-vae"] = ConditionalVAE``; the class's ``__init__`` must accept
+#: its ``config`` (less ``"kind"``) as keyword arguments.
 MODELS: dict[str, type[nn.Module]] = {"autoencoder": Autoencoder, "vae": VAE}
 
 
 def build_model(config: dict) -> nn.Module:
-    """Rebuild a model from its ``config`` (as saved by :func:`vae_lib.save`), via :data:`MODELS`."""
+    """Rebuild a model from its ``config`` (as saved by :func:`vae_lib.save`), via :data:`vae_lib.models.MODELS`."""
     if not isinstance(config, dict):
         raise TypeError(f"config must be a dict, got {type(config).__name__}")
     kind = config.get("kind")
