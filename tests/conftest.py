@@ -103,6 +103,15 @@ def book_build(tmp_path_factory: pytest.TempPathFactory) -> BookBuild:
     ``--path-output`` puts both the HTML and the notebook execution cache under
     the temporary folder, so every session executes every notebook afresh.
     """
+    reuse = os.environ.get("BOOK_BUILD_REUSE")
+    if reuse:
+        # Development only: BOOK_BUILD_REUSE=<folder holding _build/html> reuses that build
+        # instead of building cold (the build-warning tests then say nothing about the build).
+        html = Path(reuse).resolve() / "_build" / "html"
+        if not (html / "index.html").is_file():
+            pytest.fail(f"BOOK_BUILD_REUSE={reuse}: no built site at {html}", pytrace=False)
+        return BookBuild(returncode=0, output=f"[book_build] reused {html}\n", html=html,
+                         seconds=0.0, command=("reused", str(html)), repo_changes=())
     out = tmp_path_factory.mktemp("book")
     command = (
         sys.executable, "-c", _JB_CLI,

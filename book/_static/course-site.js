@@ -101,7 +101,8 @@
   window.courseSitePlainTeX = plainTeX;
 
   function patchSearch() {
-    if (!window.Search || !Search.htmlToText || Search.htmlToText.courseSite) return;
+    // searchtools.js declares `const Search`: a global binding, but not a property of window
+    if (typeof Search === "undefined" || !Search.htmlToText || Search.htmlToText.courseSite) return;
     const original = Search.htmlToText;
     Search.htmlToText = function (htmlString, anchor) {
       const doc = new DOMParser().parseFromString(htmlString, "text/html");
