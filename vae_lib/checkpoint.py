@@ -4,6 +4,7 @@ Files are written atomically (a temporary file in the same folder, then ``os.rep
 so an interrupted save never leaves a half-written checkpoint under the final name, and
 loaded with ``torch.load(..., weights_only=True)``, which runs no pickled code.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,12 +35,16 @@ def save(model: LatentModel, path, *, metrics: dict | None = None, dtype: torch.
     returns float32 weights either way.
     """
     if not (isinstance(model, torch.nn.Module) and isinstance(getattr(model, "config", None), dict)):
-        raise TypeError(f"model must be a vae_lib model (a VAE, an Autoencoder or another kind in"
-                        f" vae_lib.models.MODELS), got {type(model).__name__}")
+        raise TypeError(
+            f"model must be a vae_lib model (a VAE, an Autoencoder or another kind in"
+            f" vae_lib.models.MODELS), got {type(model).__name__}"
+        )
     path = validation.writable_path(path, "path")
     clean = plain_metrics(metrics if metrics is not None else {}, "metrics")
-    state = {k: (v.detach().cpu().to(dtype) if dtype is not None else v.detach().cpu())
-             for k, v in model.state_dict().items()}
+    state = {
+        k: (v.detach().cpu().to(dtype) if dtype is not None else v.detach().cpu())
+        for k, v in model.state_dict().items()
+    }
     payload = {"format": FORMAT, "config": model.config, "state_dict": state, "metrics": clean}
     write_atomic(path, lambda f: torch.save(payload, f))
     return path
@@ -64,8 +69,10 @@ def plain_metrics(value: Any, name: str = "metrics") -> Any:
         return {k: plain_metrics(v, f"{name}[{k!r}]") for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain_metrics(v, f"{name}[{i}]") for i, v in enumerate(value)]
-    raise TypeError(f"{name} must be a number, string, bool, None, list or dict (or a History), got"
-                    f" {type(value).__name__}: convert it before saving")
+    raise TypeError(
+        f"{name} must be a number, string, bool, None, list or dict (or a History), got"
+        f" {type(value).__name__}: convert it before saving"
+    )
 
 
 def _temp_prefix(path: Path) -> str:
@@ -78,14 +85,16 @@ def sweep_stale(path: Path) -> list[Path]:
     One is stale when the process that made it is gone, or when it has not been touched for
     ``STALE_SECONDS``; a live writer's file is kept. Returns the removed paths.
     """
-    removed = []
+    removed: list[Path] = []
     prefix = _temp_prefix(path)
     try:
-        candidates = [p for p in path.parent.iterdir() if p.name.startswith(prefix) and p.name.endswith(".part")]
+        candidates = [
+            p for p in path.parent.iterdir() if p.name.startswith(prefix) and p.name.endswith(".part")
+        ]
     except OSError:
         return removed
     for p in candidates:
-        pid_text = p.name[len(prefix):].split(".", 1)[0]
+        pid_text = p.name[len(prefix) :].split(".", 1)[0]
         try:
             alive = pid_text.isdigit() and _process_alive(int(pid_text))
             if not alive or time.time() - p.stat().st_mtime > STALE_SECONDS:
@@ -108,8 +117,9 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def write_atomic(path: Path, write: Callable[[BinaryIO], object],
-                 verify: Callable[[Path], object] | None = None) -> None:
+def write_atomic(
+    path: Path, write: Callable[[BinaryIO], object], verify: Callable[[Path], object] | None = None
+) -> None:
     """Call ``write(f)`` on a temporary file beside ``path``, then rename it to ``path``.
 
     The package's one atomic writer (checkpoints, downloads, the explorer export, student
@@ -151,10 +161,14 @@ def read_checkpoint(path) -> dict:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated, not a torch file, or unsafe pickle
-        raise ValueError(f"path: {path} is not a readable vae_lib checkpoint ({type(e).__name__}: {e})") from None
+        raise ValueError(
+            f"path: {path} is not a readable vae_lib checkpoint ({type(e).__name__}: {e})"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(f"path: {path} is not a vae_lib checkpoint (expected format {FORMAT!r});"
-                         " save models with vae_lib.save(model, path)")
+        raise ValueError(
+            f"path: {path} is not a vae_lib checkpoint (expected format {FORMAT!r});"
+            " save models with vae_lib.save(model, path)"
+        )
     return payload
 
 
@@ -169,23 +183,29 @@ def load(path, model: LatentModel | None = None) -> LatentModel:
     """
     payload = read_checkpoint(path)
     config = payload.get("config")
+    if not isinstance(config, dict):
+        raise ValueError(f"path: {path} has no model config (got {type(config).__name__})")
     if model is None:
         try:
-            model = build_model(config)
+            model = build_model(config)  # type: ignore[assignment]  # any kind in MODELS
         except (TypeError, ValueError) as e:
             raise ValueError(f"path: the config in {path} does not describe a model: {e}") from None
     elif model.config != config:
-        diff = {k: (config.get(k), model.config.get(k)) for k in set(config) | set(model.config)
-                if config.get(k) != model.config.get(k)}
-        raise ValueError(f"model: the checkpoint {path} holds a different model;"
-                         f" (checkpoint, given) differ in {diff}")
+        diff = {
+            k: (config.get(k), model.config.get(k))
+            for k in set(config) | set(model.config)
+            if config.get(k) != model.config.get(k)
+        }
+        raise ValueError(
+            f"model: the checkpoint {path} holds a different model; (checkpoint, given) differ in {diff}"
+        )
     try:
         state = {k: v.float() for k, v in payload["state_dict"].items()}
     except (KeyError, AttributeError, TypeError) as e:
         raise ValueError(f"path: {path} has no valid state_dict ({type(e).__name__}: {e})") from None
     try:
-        model.load_state_dict(state)
+        model.load_state_dict(state)  # type: ignore[union-attr]
     except RuntimeError as e:
         raise ValueError(f"path: the weights in {path} do not fit a {config}: {e}") from None
-    model.checkpoint_metrics = payload.get("metrics", {})
-    return model.eval()
+    model.checkpoint_metrics = payload.get("metrics", {})  # type: ignore[union-attr]
+    return model.eval()  # type: ignore[union-attr]

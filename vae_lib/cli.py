@@ -1,10 +1,11 @@
 """The command line: ``python -m vae_lib --help``.
 
-    python -m vae_lib train --model vae --latent-dim 2 --epochs 30 --out vae.pt
-    python -m vae_lib train-pretrained vae-2d          # rebuild a shipped checkpoint from its seed
-    python -m vae_lib evaluate vae-2d                  # test ELBO and log p(x) of a checkpoint
-    python -m vae_lib info                             # the shipped checkpoints and their figures
+python -m vae_lib train --model vae --latent-dim 2 --epochs 30 --out vae.pt
+python -m vae_lib train-pretrained vae-2d          # rebuild a shipped checkpoint from its seed
+python -m vae_lib evaluate vae-2d                  # test ELBO and log p(x) of a checkpoint
+python -m vae_lib info                             # the shipped checkpoints and their figures
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,7 +46,6 @@ def _cmd_train(args) -> int:
     from .checkpoint import save
     from .data import load_mnist, to_tensor
     from .evaluate import elbo
-    from .models import build_model
     from .train import fit
 
     out = validation.writable_path(args.out, "--out")  # before training, so the model is not lost
@@ -53,12 +53,27 @@ def _cmd_train(args) -> int:
     train_x, _ = load_mnist("train", root=args.data, subset=args.subset)
     test_x, _ = load_mnist("test", root=args.data, subset=args.subset)
     torch.manual_seed(args.seed)
-    model = build_model({"kind": "vae" if args.model == "vae" else "autoencoder", "latent_dim": args.latent_dim,
-                         "hidden": args.hidden, "likelihood": args.likelihood})
-    history = fit(model, train_x, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta,
-                  test=test_x, seed=args.seed, device=device, progress=not args.quiet)
-    metrics = {"epochs": args.epochs, "test_loss": history.test["total"][-1],
-               "images_per_second": round(history.images_per_second)}
+    from .models import VAE, Autoencoder
+
+    kind = VAE if args.model == "vae" else Autoencoder
+    model = kind(latent_dim=args.latent_dim, hidden=args.hidden, likelihood=args.likelihood)
+    history = fit(
+        model,
+        train_x,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        beta=args.beta,
+        test=test_x,
+        seed=args.seed,
+        device=device,
+        progress=not args.quiet,
+    )
+    metrics = {
+        "epochs": args.epochs,
+        "test_loss": history.test["total"][-1],
+        "images_per_second": round(history.images_per_second),
+    }
     if model.variational:
         metrics["test_elbo"] = elbo(model.cpu(), to_tensor(test_x), samples=10)
     save(model, out, metrics=metrics)
@@ -93,18 +108,22 @@ def _load_model(name_or_path: str):
 def _cmd_evaluate(args) -> int:
     from .data import load_mnist, to_tensor
     from .evaluate import elbo, log_likelihood
-    from .train import evaluate_loss
-
     from .models import LatentModel
+    from .train import evaluate_loss
 
     model = _load_model(args.model)
     if not isinstance(model, LatentModel):
-        raise ValueError(f"model: evaluate needs a VAE or an autoencoder, {args.model} is a {type(model).__name__}")
+        raise ValueError(
+            f"model: evaluate needs a VAE or an autoencoder, {args.model} is a {type(model).__name__}"
+        )
     x = to_tensor(load_mnist("test", root=args.data, subset=args.subset)[0])
     if args.limit is not None:
-        x = x[:args.limit]
-    result = {"model": args.model, "images": len(x),
-              "reconstruction": evaluate_loss(model, x)["reconstruction"]}
+        x = x[: args.limit]
+    result = {
+        "model": args.model,
+        "images": len(x),
+        "reconstruction": evaluate_loss(model, x)["reconstruction"],
+    }
     if model.variational:
         result["elbo"] = elbo(model, x, samples=args.samples)
         result[f"log_likelihood_k{args.k}"] = log_likelihood(model, x, k=args.k)
@@ -149,14 +168,21 @@ def _cmd_assign(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m vae_lib", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(
+        prog="python -m vae_lib", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     def data_options(p):
-        p.add_argument("--data", default=None, help="folder with the MNIST IDX files (default: $VAE_LIB_DATA)")
-        p.add_argument("--subset", choices=("full", "small"), default=None,
-                       help="full MNIST, or the subset shipped in the package (default: full if available)")
+        p.add_argument(
+            "--data", default=None, help="folder with the MNIST IDX files (default: $VAE_LIB_DATA)"
+        )
+        p.add_argument(
+            "--subset",
+            choices=("full", "small"),
+            default=None,
+            help="full MNIST, or the subset shipped in the package (default: full if available)",
+        )
 
     p = sub.add_parser("train", help="train an autoencoder or a VAE and save a checkpoint")
     p.add_argument("--model", choices=("vae", "ae"), default="vae")
@@ -185,7 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="test-set ELBO and importance-weighted log p(x) of a model")
     p.add_argument("model", help="a shipped name (vae-2d, ...) or a checkpoint path")
     p.add_argument("--k", type=_positive_int, default=100, help="importance samples for log p(x)")
-    p.add_argument("--samples", type=_positive_int, default=10, help="z samples for the ELBO's reconstruction term")
+    p.add_argument(
+        "--samples", type=_positive_int, default=10, help="z samples for the ELBO's reconstruction term"
+    )
     p.add_argument("--limit", type=_positive_int, default=None, help="evaluate on the first N test images")
     data_options(p)
     p.set_defaults(func=_cmd_evaluate)
@@ -193,23 +221,46 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="list the shipped checkpoints with their recipes and test figures")
     p.set_defaults(func=_cmd_info)
 
-    p = sub.add_parser("export-explorer", help="write the site's latent explorer data (decoder weights, test codes)"
-                       " and its fallback PNG")
-    p.add_argument("--out", type=Path, default=Path("book/_static/explorer"),
-                   help="folder to write vae-2d.js and decoded-grid.png (default: book/_static/explorer)")
-    p.add_argument("--model", default="vae-2d", help="a 2-D shipped name or a checkpoint path (default: vae-2d)")
+    p = sub.add_parser(
+        "export-explorer",
+        help="write the site's latent explorer data (decoder weights, test codes) and its fallback PNG",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("book/_static/explorer"),
+        help="folder to write vae-2d.js and decoded-grid.png (default: book/_static/explorer)",
+    )
+    p.add_argument(
+        "--model", default="vae-2d", help="a 2-D shipped name or a checkpoint path (default: vae-2d)"
+    )
     p.set_defaults(func=_cmd_export_explorer)
 
     p = sub.add_parser("assign", help="write student copies of the lesson notebooks, without the solutions")
     p.add_argument("source", type=Path, help="a folder of notebooks (e.g. lessons/) or one notebook")
-    p.add_argument("--out", type=Path, default=None,
-                   help="folder to write the student notebooks to (not the input folder)")
-    p.add_argument("--nbgrader-metadata", action="store_true",
-                   help="instead: stamp nbgrader cell metadata into the masters in SOURCE, in place (rerunnable)")
-    p.add_argument("--force", action="store_true",
-                   help="replace the output folder if it exists and is not empty (its contents are deleted)")
-    p.add_argument("--answer-key", type=Path, default=None, metavar="DIR",
-                   help="also write answer keys (solutions kept, nbgrader markers and outputs removed) to DIR")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder to write the student notebooks to (not the input folder)",
+    )
+    p.add_argument(
+        "--nbgrader-metadata",
+        action="store_true",
+        help="instead: stamp nbgrader cell metadata into the masters in SOURCE, in place (rerunnable)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the output folder if it exists and is not empty (its contents are deleted)",
+    )
+    p.add_argument(
+        "--answer-key",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also write answer keys (solutions kept, nbgrader markers and outputs removed) to DIR",
+    )
     p.set_defaults(func=_cmd_assign)
     return parser
 

@@ -20,6 +20,7 @@ directory (``default_root()``). Nothing happens at import: no download, no direc
 MNIST database of handwritten digits, Yann LeCun, Corinna Cortes, Christopher J.C. Burges,
 licensed CC BY-SA 3.0.
 """
+
 from __future__ import annotations
 
 import functools
@@ -42,8 +43,17 @@ import torch
 from . import validation
 
 __all__ = [
-    "MNIST_FILES", "SHA256", "MIRRORS", "SUBSET_FILE", "SUBSET_SHA256",
-    "default_root", "parse_idx", "read_idx", "download", "load_mnist", "to_tensor",
+    "MNIST_FILES",
+    "SHA256",
+    "MIRRORS",
+    "SUBSET_FILE",
+    "SUBSET_SHA256",
+    "default_root",
+    "parse_idx",
+    "read_idx",
+    "download",
+    "load_mnist",
+    "to_tensor",
 ]
 
 # split -> (images file, labels file), as named on the mirrors.
@@ -106,6 +116,7 @@ def _how_to_get_full() -> str:
 # Where the files live
 # --------------------------------------------------------------------------------------
 
+
 def default_root() -> Path:
     """The folder ``load_mnist`` uses when no ``root`` is given.
 
@@ -125,8 +136,7 @@ def _resolve_root(root) -> Path:
     if root is None:
         return default_root().resolve()
     if not isinstance(root, (str, os.PathLike)):
-        raise ValueError(f"root must be a path (str or os.PathLike) or None, "
-                         f"got {type(root).__name__}")
+        raise ValueError(f"root must be a path (str or os.PathLike) or None, got {type(root).__name__}")
     return Path(root).expanduser().resolve()
 
 
@@ -138,7 +148,7 @@ _IDX_UINT8 = 0x08
 _IDX_NDIMS = (1, 3)  # labels [N] and images [N, 28, 28]
 
 
-def parse_idx(data: bytes, *, name: str = "data") -> np.ndarray:
+def parse_idx(data: bytes | memoryview, *, name: str = "data") -> np.ndarray:
     """Parse the decompressed bytes of an MNIST IDX file into a uint8 array.
 
     Layout: two zero bytes, a dtype code (0x08 = uint8), the number of dimensions, one
@@ -148,30 +158,36 @@ def parse_idx(data: bytes, *, name: str = "data") -> np.ndarray:
     """
     data = memoryview(data).cast("B")
     if len(data) < 4:
-        raise ValueError(f"{name}: truncated IDX file, expected a 4-byte magic number, "
-                         f"got {len(data)} bytes")
+        raise ValueError(f"{name}: truncated IDX file, expected a 4-byte magic number, got {len(data)} bytes")
     magic = int.from_bytes(data[:4], "big")
     zero, dtype_code, ndim = magic >> 16, data[2], data[3]
     if zero != 0:
         hint = " (these bytes are gzip-compressed: use read_idx)" if data[:2] == b"\x1f\x8b" else ""
-        raise ValueError(f"{name}: bad magic number 0x{magic:08x}, expected 0x00000803 (images) "
-                         f"or 0x00000801 (labels){hint}")
+        raise ValueError(
+            f"{name}: bad magic number 0x{magic:08x}, expected 0x00000803 (images) "
+            f"or 0x00000801 (labels){hint}"
+        )
     if dtype_code != _IDX_UINT8:
         raise ValueError(f"{name}: IDX dtype code 0x{dtype_code:02x}, expected 0x08 (uint8)")
     if ndim not in _IDX_NDIMS:
-        raise ValueError(f"{name}: IDX file with {ndim} dimensions (magic 0x{magic:08x}), expected "
-                         "0x00000803 (uint8, 3-D images) or 0x00000801 (uint8, 1-D labels)")
+        raise ValueError(
+            f"{name}: IDX file with {ndim} dimensions (magic 0x{magic:08x}), expected "
+            "0x00000803 (uint8, 3-D images) or 0x00000801 (uint8, 1-D labels)"
+        )
     header = 4 + 4 * ndim
     if len(data) < header:
         raise ValueError(f"{name}: truncated IDX header, expected {header} bytes, got {len(data)}")
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     expected = header + math.prod(shape)
     if len(data) < expected:
-        raise ValueError(f"{name}: truncated IDX payload, shape {shape} needs {expected} bytes, "
-                         f"got {len(data)}")
+        raise ValueError(
+            f"{name}: truncated IDX payload, shape {shape} needs {expected} bytes, got {len(data)}"
+        )
     if len(data) > expected:
-        raise ValueError(f"{name}: {len(data) - expected} trailing bytes after the IDX payload "
-                         f"(shape {shape} needs {expected} bytes, got {len(data)})")
+        raise ValueError(
+            f"{name}: {len(data) - expected} trailing bytes after the IDX payload "
+            f"(shape {shape} needs {expected} bytes, got {len(data)})"
+        )
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape).copy()
 
 
@@ -183,8 +199,7 @@ def _decompressed_bytes(path: Path) -> bytes:
     try:
         return gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as err:  # BadGzipFile is an OSError
-        raise ValueError(f"could not decompress {path}: {err} "
-                         "(the file is corrupt or truncated)") from err
+        raise ValueError(f"could not decompress {path}: {err} (the file is corrupt or truncated)") from err
 
 
 def read_idx(path, expected_sha256: str | None = None) -> np.ndarray:
@@ -198,14 +213,17 @@ def read_idx(path, expected_sha256: str | None = None) -> np.ndarray:
     if expected_sha256 is not None:
         got = hashlib.sha256(data).hexdigest()
         if got != expected_sha256.lower():
-            raise ValueError(f"checksum mismatch for {path}: expected SHA-256 {expected_sha256}, "
-                             f"got {got} (the file is corrupt, truncated or not this MNIST file)")
+            raise ValueError(
+                f"checksum mismatch for {path}: expected SHA-256 {expected_sha256}, "
+                f"got {got} (the file is corrupt, truncated or not this MNIST file)"
+            )
     return parse_idx(data, name=str(path))
 
 
 # --------------------------------------------------------------------------------------
 # Downloading, atomically
 # --------------------------------------------------------------------------------------
+
 
 def _sha256_of_content(path: Path, compressed: bool) -> str:
     """SHA-256 of the file's content, gunzipped on the fly when ``compressed``."""
@@ -232,18 +250,21 @@ def _fetch(url: str, dest, timeout: float, deadline: float, max_bytes: int) -> N
     with urllib.request.urlopen(url, timeout=timeout) as response:
         length = response.headers.get("Content-Length")
         if length is not None and int(length) > max_bytes:
-            raise OSError(f"the server announces {int(length):,} bytes, more than the {max_bytes:,} this"
-                          " file can have")
+            raise OSError(
+                f"the server announces {int(length):,} bytes, more than the {max_bytes:,} this file can have"
+            )
         received = 0
         while chunk := response.read1(_CHUNK):
             received += len(chunk)
             if received > max_bytes:
-                raise OSError(f"more than {max_bytes:,} bytes received, more than this file can have:"
-                              " stopped")
+                raise OSError(
+                    f"more than {max_bytes:,} bytes received, more than this file can have: stopped"
+                )
             dest.write(chunk)
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the download took longer than its deadline ({received:,} bytes"
-                                   " received): stopped")
+                raise TimeoutError(
+                    f"the download took longer than its deadline ({received:,} bytes received): stopped"
+                )
     if length is not None and received != int(length):
         raise OSError(f"connection closed after {received} of {int(length)} bytes")
 
@@ -255,12 +276,10 @@ def _verify_file(path: Path, filename: str, expected: str) -> None:
     except (OSError, EOFError, zlib.error) as err:
         raise ValueError(f"could not decompress {filename}: {err}") from err
     if got != expected:
-        raise ValueError(f"checksum mismatch for {filename}: expected SHA-256 {expected}, "
-                         f"got {got}")
+        raise ValueError(f"checksum mismatch for {filename}: expected SHA-256 {expected}, got {got}")
 
 
-def download(filename: str, root, *, mirrors=MIRRORS, timeout: float = 30.0,
-             deadline: float = 600.0) -> Path:
+def download(filename: str, root, *, mirrors=MIRRORS, timeout: float = 30.0, deadline: float = 600.0) -> Path:
     """Download one MNIST file into ``root`` and return its path; verified, atomic, bounded.
 
     Each mirror in turn streams into a temporary ``.NAME.PID.*.part`` file in ``root``; its
@@ -282,8 +301,9 @@ def download(filename: str, root, *, mirrors=MIRRORS, timeout: float = 30.0,
     from .checkpoint import write_atomic  # here, not at the top: checkpoint imports models -> data
 
     if filename not in SHA256:
-        raise ValueError(f"filename must be one of {sorted(SHA256)} (files with a known SHA-256), "
-                         f"got {filename!r}")
+        raise ValueError(
+            f"filename must be one of {sorted(SHA256)} (files with a known SHA-256), got {filename!r}"
+        )
     if isinstance(mirrors, str):
         mirrors = (mirrors,)
     expected = SHA256[filename]
@@ -293,8 +313,10 @@ def download(filename: str, root, *, mirrors=MIRRORS, timeout: float = 30.0,
         try:
             _verify_file(final, filename, expected)
         except ValueError as err:
-            raise ValueError(f"{final} exists but does not verify ({err}); it was left as it is: "
-                             "delete it and download again") from err
+            raise ValueError(
+                f"{final} exists but does not verify ({err}); it was left as it is: "
+                "delete it and download again"
+            ) from err
         return final
 
     _make_root(root)
@@ -304,14 +326,24 @@ def download(filename: str, root, *, mirrors=MIRRORS, timeout: float = 30.0,
         url += filename
         stop = time.monotonic() + deadline
         try:
-            write_atomic(final, lambda f, url=url, stop=stop: _fetch(url, f, timeout, stop,  # type: ignore[misc]
-                                                                     max_download_bytes(filename)),
-                         verify=lambda tmp: _verify_file(tmp, filename, expected))
+            write_atomic(
+                final,
+                lambda f, url=url, stop=stop: _fetch(
+                    url,
+                    f,
+                    timeout,
+                    stop,  # type: ignore[misc]
+                    max_download_bytes(filename),
+                ),
+                verify=lambda tmp: _verify_file(tmp, filename, expected),
+            )
             return final
         except (OSError, http.client.HTTPException, ValueError, EOFError, zlib.error) as err:
             errors.append(f"  {url}: {type(err).__name__}: {err}")
-    raise RuntimeError(f"could not download {filename} into {root}; every mirror failed:\n"
-                       + "\n".join(errors or ["  (no mirrors given)"]))
+    raise RuntimeError(
+        f"could not download {filename} into {root}; every mirror failed:\n"
+        + "\n".join(errors or ["  (no mirrors given)"])
+    )
 
 
 def _make_root(root: Path) -> None:
@@ -327,6 +359,7 @@ def _make_root(root: Path) -> None:
 # --------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------
+
 
 def _find_or_download(root: Path, filename: str, allow_download: bool) -> Path:
     """Path of ``filename`` in ``root`` (or of its gunzipped twin), downloading it if allowed."""
@@ -364,17 +397,20 @@ def _load_full(split: str, root: Path, allow_download: bool) -> tuple[np.ndarray
 @functools.lru_cache(maxsize=1)
 def _read_subset() -> dict[str, np.ndarray]:
     """All arrays of the subset shipped in the package, after checking the file's SHA-256."""
-    resource = resources.files(__package__).joinpath("_data", SUBSET_FILE)
+    resource = resources.files(__package__).joinpath("_data").joinpath(SUBSET_FILE)
     try:
         raw = resource.read_bytes()
     except OSError as err:
-        raise FileNotFoundError(f"the MNIST subset shipped with vae_lib is missing ({resource}): "
-                                "reinstall vae_lib") from err
+        raise FileNotFoundError(
+            f"the MNIST subset shipped with vae_lib is missing ({resource}): reinstall vae_lib"
+        ) from err
     got = hashlib.sha256(raw).hexdigest()
     if got != SUBSET_SHA256:
-        raise ValueError(f"checksum mismatch for {resource}: expected SHA-256 {SUBSET_SHA256}, "
-                         f"got {got}; the package file is corrupt: reinstall vae_lib (or rebuild "
-                         "it with scripts/make_subset.py)")
+        raise ValueError(
+            f"checksum mismatch for {resource}: expected SHA-256 {SUBSET_SHA256}, "
+            f"got {got}; the package file is corrupt: reinstall vae_lib (or rebuild "
+            "it with scripts/make_subset.py)"
+        )
     with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
         arrays = {key: npz[key] for key in npz.files}
     for array in arrays.values():
@@ -390,8 +426,10 @@ def _load_small(split: str) -> tuple[np.ndarray, np.ndarray]:
 def _explain(err: Exception, split: str, root: Path) -> str:
     """What went wrong while getting the full split, and what to do about it."""
     if isinstance(err, ValueError):  # a file is there but corrupt
-        return (f"{err}. The file was left as it is: delete it (load_mnist will download it "
-                "again) or point VAE_LIB_DATA at a good copy")
+        return (
+            f"{err}. The file was left as it is: delete it (load_mnist will download it "
+            "again) or point VAE_LIB_DATA at a good copy"
+        )
     if isinstance(err, FileNotFoundError):
         return f"the full MNIST {split} split was not found: {err}. {_how_to_get_full()}"
     if isinstance(err, RuntimeError):
@@ -399,8 +437,9 @@ def _explain(err: Exception, split: str, root: Path) -> str:
     return f"could not read the full MNIST {split} split from {root}: {err}. {_how_to_get_full()}"
 
 
-def load_mnist(split: str = "train", root=None, download: bool = True,
-               subset: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+def load_mnist(
+    split: str = "train", root=None, download: bool = True, subset: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """MNIST images and labels as numpy arrays: ``(uint8 [N, 28, 28], int64 [N])``.
 
     Args:
@@ -434,10 +473,13 @@ def load_mnist(split: str = "train", root=None, download: bool = True,
         if subset == "full":
             raise type(err)(message) from err
         images, labels = _load_small(split)
-        warnings.warn(f"{message}\nUsing the small MNIST subset shipped with vae_lib instead: "
-                      f"{len(labels):,} of the {SPLIT_SIZES[split]:,} {split} images, "
-                      "class-balanced. Pass subset='small' to use it without this warning.",
-                      UserWarning, stacklevel=2)
+        warnings.warn(
+            f"{message}\nUsing the small MNIST subset shipped with vae_lib instead: "
+            f"{len(labels):,} of the {SPLIT_SIZES[split]:,} {split} images, "
+            "class-balanced. Pass subset='small' to use it without this warning.",
+            UserWarning,
+            stacklevel=2,
+        )
     return np.array(images), np.array(labels)
 
 
@@ -459,8 +501,9 @@ def _from_numpy(images) -> torch.Tensor:
     try:
         array = np.asarray(images)
     except (ValueError, TypeError) as err:
-        raise ValueError(f"images must be a numpy array or torch tensor, got "
-                         f"{type(images).__name__} ({err})") from err
+        raise ValueError(
+            f"images must be a numpy array or torch tensor, got {type(images).__name__} ({err})"
+        ) from err
     if array.dtype.kind not in "uif":  # bool, complex, object, str, ...
         raise ValueError(f"{_RANGE_MESSAGE}; got dtype {array.dtype}")
     if array.dtype.kind in "ui":
@@ -476,8 +519,9 @@ def _flatten_images(x: torch.Tensor) -> torch.Tensor:
     """``[N, 28, 28]``, ``[N, 784]`` (or any leading dims) -> ``[N, 784]``; one image -> N = 1."""
     if tuple(x.shape[-2:]) == IMAGE_SHAPE or (x.ndim >= 1 and x.shape[-1] == IMAGE_SIZE):
         return x.reshape(-1, IMAGE_SIZE)
-    raise ValueError(f"images must have shape [N, 28, 28], [N, 784] or [28, 28] (one image), "
-                     f"got {list(x.shape)}")
+    raise ValueError(
+        f"images must have shape [N, 28, 28], [N, 784] or [28, 28] (one image), got {list(x.shape)}"
+    )
 
 
 def to_tensor(images) -> torch.Tensor:
@@ -496,8 +540,9 @@ def to_tensor(images) -> torch.Tensor:
         if not bool(torch.isfinite(x).all()):
             raise ValueError(f"{_RANGE_MESSAGE}; got non-finite float values (NaN or inf)")
         if x.numel() and (x.min() < 0 or x.max() > 1):
-            raise ValueError(f"{_RANGE_MESSAGE}; got float values in "
-                             f"[{x.min().item():.6g}, {x.max().item():.6g}]")
+            raise ValueError(
+                f"{_RANGE_MESSAGE}; got float values in [{x.min().item():.6g}, {x.max().item():.6g}]"
+            )
         return x.to(torch.float32, copy=True)
     if x.dtype != torch.uint8:
         if x.numel():

@@ -11,6 +11,7 @@ and the importance-weighted bound of Burda et al. (2015) with k samples z_i ~ q(
 which is exact as k -> infinity, equals the ELBO in expectation at k = 1 and grows with k.
 Both are in nats per image; the negative ELBO is the loss of ``vae_loss`` at beta = 1.
 """
+
 from __future__ import annotations
 
 import math
@@ -45,8 +46,16 @@ def _chunks(n_images: int, samples: int, pixels: int, max_elements: int) -> tupl
 
 
 @torch.no_grad()
-def elbo(model: LatentModel, images, *, samples: int = 1, batch_size: int = 1000, seed: int = 0,
-         reduction: str = "mean", max_elements: int = 2**23) -> float | torch.Tensor:
+def elbo(
+    model: LatentModel,
+    images,
+    *,
+    samples: int = 1,
+    batch_size: int = 1000,
+    seed: int = 0,
+    reduction: str = "mean",
+    max_elements: int = 2**23,
+) -> float | torch.Tensor:
     """ELBO in nats (lesson 14-2): the mean over images (``reduction="mean"``) or one per image:
 
         ELBO(x) = E_q(z|x)[log p(x|z)] - KL(q(z|x) || p(z)),   z_s = mu + sigma * eps_s
@@ -64,12 +73,16 @@ def elbo(model: LatentModel, images, *, samples: int = 1, batch_size: int = 1000
         for xb in x.split(n_img):
             mu, logvar = model.encode(xb)
             sigma = (0.5 * logvar).exp()
-            eps_all = torch.randn(samples, *mu.shape, generator=gen, device=x.device)  # chunking can't change it
+            eps_all = torch.randn(
+                samples, *mu.shape, generator=gen, device=x.device
+            )  # chunking can't change it
             rec = torch.zeros(len(xb), dtype=torch.float64, device=x.device)
             for start in range(0, samples, s_chunk):
-                z = mu + sigma * eps_all[start:start + s_chunk]                       # [s, b, d]
+                z = mu + sigma * eps_all[start : start + s_chunk]  # [s, b, d]
                 logits = model.decoder(z.reshape(-1, model.latent_dim)).reshape(len(z), len(xb), -1)
-                rec += reconstruction_loss(logits, xb.expand(len(z), -1, -1), model.likelihood).double().sum(0)
+                rec += (
+                    reconstruction_loss(logits, xb.expand(len(z), -1, -1), model.likelihood).double().sum(0)
+                )
             out.append((-rec / samples).to(mu.dtype) - kl_divergence(mu, logvar))
     return _reduce(out, reduction)
 
@@ -77,7 +90,7 @@ def elbo(model: LatentModel, images, *, samples: int = 1, batch_size: int = 1000
 def log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """log N(z; mu, diag exp(logvar)), summed over the last dimension (lesson 14-2):
 
-        log q(z) = -1/2 * sum_j [log(2 pi) + logvar_j + (z_j - mu_j)^2 / exp(logvar_j)]
+    log q(z) = -1/2 * sum_j [log(2 pi) + logvar_j + (z_j - mu_j)^2 / exp(logvar_j)]
     """
     validation.mu_logvar(mu, logvar)
     return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) / logvar.exp()).sum(-1)
@@ -87,8 +100,15 @@ _log_normal = log_normal  # the old private name
 
 
 @torch.no_grad()
-def log_likelihood(model: LatentModel, images, k: int = 1000, *, seed: int = 0, reduction: str = "mean",
-                   max_elements: int = 2**23) -> float | torch.Tensor:
+def log_likelihood(
+    model: LatentModel,
+    images,
+    k: int = 1000,
+    *,
+    seed: int = 0,
+    reduction: str = "mean",
+    max_elements: int = 2**23,
+) -> float | torch.Tensor:
     """Importance-weighted estimate of log p(x) in nats with ``k`` samples per image
     (Burda et al., 2015; lesson 14-2):
 
@@ -106,15 +126,17 @@ def log_likelihood(model: LatentModel, images, k: int = 1000, *, seed: int = 0, 
         for xb in x.split(n_img):
             mu, logvar = model.encode(xb)
             sigma = (0.5 * logvar).exp()
-            eps_all = torch.randn(k, *mu.shape, generator=gen, device=x.device)  # drawn once: chunking can't change it
+            eps_all = torch.randn(
+                k, *mu.shape, generator=gen, device=x.device
+            )  # drawn once: chunking can't change it
             log_w = []
             for start in range(0, k, k_chunk):
                 kc = min(k_chunk, k - start)
-                z = mu + sigma * eps_all[start:start + kc]               # [kc, b, d]
+                z = mu + sigma * eps_all[start : start + kc]  # [kc, b, d]
                 logits = model.decoder(z.reshape(-1, d)).reshape(kc, len(xb), -1)
                 log_px_z = -reconstruction_loss(logits, xb.expand(kc, -1, -1), model.likelihood)
                 log_pz = -0.5 * (LOG_2PI + z.pow(2)).sum(-1)
                 log_qz = log_normal(z, mu.expand_as(z), logvar.expand_as(z))
-                log_w.append(log_px_z + log_pz - log_qz)                 # [kc, b]
+                log_w.append(log_px_z + log_pz - log_qz)  # [kc, b]
             out.append(torch.logsumexp(torch.cat(log_w), dim=0) - math.log(k))
     return _reduce(out, reduction)

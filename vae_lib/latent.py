@@ -1,5 +1,6 @@
 """Working in the latent space (lessons 14-1, 14-3 and 14-6): encode a data set,
 interpolate between codes, and lay out a grid of latent points."""
+
 from __future__ import annotations
 
 import math
@@ -92,8 +93,16 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 def _slerp_arguments(z0, z1, t) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """slerp's checks: two finite vectors of one length, t a finite 1-D tensor."""
-    z0 = z0 if isinstance(z0, torch.Tensor) and z0.dim() == 1 and z0.is_floating_point() else _as_vector(z0, "z0")
-    z1 = z1 if isinstance(z1, torch.Tensor) and z1.dim() == 1 and z1.is_floating_point() else _as_vector(z1, "z1")
+    z0 = (
+        z0
+        if isinstance(z0, torch.Tensor) and z0.dim() == 1 and z0.is_floating_point()
+        else _as_vector(z0, "z0")
+    )
+    z1 = (
+        z1
+        if isinstance(z1, torch.Tensor) and z1.dim() == 1 and z1.is_floating_point()
+        else _as_vector(z1, "z1")
+    )
     for name, v in (("z0", z0), ("z1", z1)):
         if not bool(torch.isfinite(v).all()):
             raise ValueError(f"{name} must be finite; got inf or NaN values")
@@ -124,8 +133,9 @@ def interpolate(z0, z1, steps: int = 10, method: str = "linear") -> torch.Tensor
     return out
 
 
-def latent_grid(n: int = 15, *, low: float = 0.05, high: float = 0.95, latent_dim: int = 2,
-                dims: tuple[int, int] = (0, 1)) -> torch.Tensor:
+def latent_grid(
+    n: int = 15, *, low: float = 0.05, high: float = 0.95, latent_dim: int = 2, dims: tuple[int, int] = (0, 1)
+) -> torch.Tensor:
     """An n x n grid of latent points through the inverse Gaussian CDF, shape [n * n, latent_dim].
 
     Quantiles from ``low`` to ``high`` are mapped to z = Phi^{-1}(p) (Kingma & Welling, 2013,
@@ -138,8 +148,12 @@ def latent_grid(n: int = 15, *, low: float = 0.05, high: float = 0.95, latent_di
     low, high = validation.finite_number(low, "low"), validation.finite_number(high, "high")
     if not 0 < low < high < 1:
         raise ValueError(f"low and high must satisfy 0 < low < high < 1, got low={low!r}, high={high!r}")
-    if not (isinstance(dims, (tuple, list)) and len(dims) == 2 and dims[0] != dims[1]
-            and all(isinstance(d_, int) and not isinstance(d_, bool) and 0 <= d_ < latent_dim for d_ in dims)):
+    if not (
+        isinstance(dims, (tuple, list))
+        and len(dims) == 2
+        and dims[0] != dims[1]
+        and all(isinstance(d_, int) and not isinstance(d_, bool) and 0 <= d_ < latent_dim for d_ in dims)
+    ):
         raise ValueError(f"dims must be two different indices below latent_dim={latent_dim}, got {dims!r}")
     q = torch.special.ndtri(torch.linspace(low, high, n, dtype=torch.float64)).float()
     z = torch.zeros(n, n, latent_dim)

@@ -36,8 +36,7 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(dim=-1)
 
 
-def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor,
-                        likelihood: str = "bernoulli") -> torch.Tensor:
+def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor, likelihood: str = "bernoulli") -> torch.Tensor:
     """-log p(x|z) per example, summed over pixels, in nats (lesson 14-3):
 
         bernoulli:  sum_i [softplus(l_i) - x_i * l_i]            (binary cross-entropy)
@@ -67,8 +66,13 @@ class LossTerms(_Terms):
 
     objective: torch.Tensor
 
-    def __new__(cls, total: torch.Tensor, reconstruction: torch.Tensor, kl: torch.Tensor,
-                objective: torch.Tensor | None = None) -> LossTerms:
+    def __new__(
+        cls,
+        total: torch.Tensor,
+        reconstruction: torch.Tensor,
+        kl: torch.Tensor,
+        objective: torch.Tensor | None = None,
+    ) -> LossTerms:
         self = super().__new__(cls, total, reconstruction, kl)
         self.objective = total if objective is None else objective
         return self
@@ -79,8 +83,9 @@ class LossTerms(_Terms):
         raise AttributeError(name)
 
 
-def vae_loss(output: Any, x: torch.Tensor, beta: float = 1.0, likelihood: str = "bernoulli",
-             free_bits: float = 0.0) -> LossTerms:
+def vae_loss(
+    output: Any, x: torch.Tensor, beta: float = 1.0, likelihood: str = "bernoulli", free_bits: float = 0.0
+) -> LossTerms:
     """The beta-VAE loss of a batch (Higgins et al., 2017; lessons 14-3 and 14-7):
 
         total = mean_n reconstruction_loss(x_n) + beta * mean_n KL_n      (beta = 1: -ELBO)
@@ -105,9 +110,11 @@ def vae_loss(output: Any, x: torch.Tensor, beta: float = 1.0, likelihood: str = 
     kl = kl_j.sum()
     return LossTerms(rec + beta * kl, rec, kl, objective=rec + beta * kl_j.clamp(min=free_bits).sum())
 
+
 def __getattr__(name: str) -> object:
     if name == "_kl":
-        warnings.warn("vae_lib.losses._kl is deprecated: use vae_lib.kl_divergence",
-                      DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "vae_lib.losses._kl is deprecated: use vae_lib.kl_divergence", DeprecationWarning, stacklevel=2
+        )
         return kl_divergence
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,12 +10,14 @@ The decoder outputs *logits*: with ``likelihood="bernoulli"`` each pixel is a Be
 with probability ``sigmoid(logit)``; with ``likelihood="gaussian"`` the decoder output
 passed through a sigmoid is the mean of a unit-variance Gaussian.
 """
+
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 from torch import nn
@@ -42,10 +44,12 @@ def check_config(latent_dim: int, hidden: Sequence[int], input_dim: int) -> tupl
     validation.positive_int(input_dim, "input_dim")
     widths = validation.layer_sizes(hidden, "hidden", maximum=MAX_PARAMETERS)
     sizes = [input_dim, *widths, 2 * latent_dim]
-    n = 2 * sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))  # encoder and decoder, roughly
+    n = 2 * sum((a + 1) * b for a, b in itertools.pairwise(sizes))  # encoder and decoder, roughly
     if n > MAX_PARAMETERS:
-        raise ValueError(f"hidden={list(widths)}, input_dim={input_dim}: the model would have about {n:,}"
-                         f" weights ({4 * n / 1e9:.1f} GB), more than vae_lib builds ({MAX_PARAMETERS:,})")
+        raise ValueError(
+            f"hidden={list(widths)}, input_dim={input_dim}: the model would have about {n:,}"
+            f" weights ({4 * n / 1e9:.1f} GB), more than vae_lib builds ({MAX_PARAMETERS:,})"
+        )
     return widths
 
 
@@ -55,7 +59,7 @@ _check_config = check_config  # the old private name, still used by other module
 def mlp(sizes: Sequence[int]) -> nn.Sequential:
     """Linear layers with ReLU between them (none after the last)."""
     layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(n_in, n_out))
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
@@ -108,6 +112,8 @@ class LatentModel(nn.Module):
 
     kind: ClassVar[str] = "base"
     variational: ClassVar[bool] = False
+    encoder: Encoder
+    decoder: Decoder
 
     def __init__(self, latent_dim: int, hidden: Sequence[int], likelihood: str, input_dim: int):
         super().__init__()
@@ -121,8 +127,13 @@ class LatentModel(nn.Module):
     @property
     def config(self) -> dict:
         """Everything needed to rebuild the model (saved in checkpoints)."""
-        return {"kind": self.kind, "latent_dim": self.latent_dim, "hidden": list(self.hidden),
-                "likelihood": self.likelihood, "input_dim": self.input_dim}
+        return {
+            "kind": self.kind,
+            "latent_dim": self.latent_dim,
+            "hidden": list(self.hidden),
+            "likelihood": self.likelihood,
+            "input_dim": self.input_dim,
+        }
 
     @property
     def device(self) -> torch.device:
@@ -139,6 +150,10 @@ class LatentModel(nn.Module):
         p = next(self.parameters())
         return validation.images(x, self.input_dim, name, dtype=p.dtype, device=p.device)
 
+    def encode(self, x: torch.Tensor) -> Any:
+        """x [N, input_dim] -> the code: ``(mu, logvar)`` for a VAE, ``z`` for an autoencoder."""
+        raise NotImplementedError
+
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """z [N, latent_dim] -> logits [N, D]; ``torch.sigmoid(logits)`` is the image."""
         p = next(self.parameters())
@@ -154,8 +169,12 @@ class LatentModel(nn.Module):
         """Decode ``n`` draws from the prior z ~ N(0, I); returns pixel means [n, D] in [0, 1]."""
         validation.positive_int(n, "n")
         device = self.device
-        z = torch.randn(n, self.latent_dim, generator=generator,
-                        device=generator.device if generator is not None else device).to(device)
+        z = torch.randn(
+            n,
+            self.latent_dim,
+            generator=generator,
+            device=generator.device if generator is not None else device,
+        ).to(device)
         return self.decode_images(z)
 
     def extra_repr(self) -> str:
@@ -168,8 +187,13 @@ class Autoencoder(LatentModel):
     kind = "autoencoder"
     variational = False
 
-    def __init__(self, latent_dim: int = 2, hidden: Sequence[int] = (512,),
-                 likelihood: str = "bernoulli", input_dim: int = IMAGE_DIM):
+    def __init__(
+        self,
+        latent_dim: int = 2,
+        hidden: Sequence[int] = (512,),
+        likelihood: str = "bernoulli",
+        input_dim: int = IMAGE_DIM,
+    ):
         super().__init__(latent_dim, hidden, likelihood, input_dim)
         self.encoder = Encoder(input_dim, self.hidden, latent_dim)
 
@@ -185,14 +209,14 @@ class Autoencoder(LatentModel):
 
 class AEOutput(NamedTuple):
     logits: torch.Tensor  # [N, D]
-    z: torch.Tensor       # [N, d]
+    z: torch.Tensor  # [N, d]
 
 
 class VAEOutput(NamedTuple):
     logits: torch.Tensor  # [N, D] decoder output for the sampled z
-    mu: torch.Tensor      # [N, d] mean of q(z|x)
+    mu: torch.Tensor  # [N, d] mean of q(z|x)
     logvar: torch.Tensor  # [N, d] log sigma^2 of q(z|x)
-    z: torch.Tensor       # [N, d] the sample z = mu + sigma * eps
+    z: torch.Tensor  # [N, d] the sample z = mu + sigma * eps
 
 
 class VAE(LatentModel):
@@ -206,8 +230,13 @@ class VAE(LatentModel):
     kind = "vae"
     variational = True
 
-    def __init__(self, latent_dim: int = 2, hidden: Sequence[int] = (512,),
-                 likelihood: str = "bernoulli", input_dim: int = IMAGE_DIM):
+    def __init__(
+        self,
+        latent_dim: int = 2,
+        hidden: Sequence[int] = (512,),
+        likelihood: str = "bernoulli",
+        input_dim: int = IMAGE_DIM,
+    ):
         super().__init__(latent_dim, hidden, likelihood, input_dim)
         self.encoder = Encoder(input_dim, self.hidden, 2 * latent_dim)
 
@@ -242,7 +271,10 @@ MODELS: dict[str, type[nn.Module]] = {"autoencoder": Autoencoder, "vae": VAE}
 
 
 def build_model(config: dict) -> nn.Module:
-    """Rebuild a model from its ``config`` (as saved by :func:`vae_lib.save`), via :data:`vae_lib.models.MODELS`."""
+    """Rebuild a model from its ``config`` (as saved by :func:`vae_lib.save`).
+
+    The class comes from the registry :data:`vae_lib.models.MODELS`.
+    """
     if not isinstance(config, dict):
         raise TypeError(f"config must be a dict, got {type(config).__name__}")
     kind = config.get("kind")
@@ -251,11 +283,15 @@ def build_model(config: dict) -> nn.Module:
     if issubclass(cls, LatentModel):
         missing = [k for k in ("latent_dim", "hidden") if k not in config]
         if missing:
-            raise ValueError(f"config must have the keys 'latent_dim' and 'hidden'; missing {missing}"
-                             f" in {config}")
-        return cls(latent_dim=config["latent_dim"], hidden=tuple(config["hidden"]),
-                   likelihood=config.get("likelihood", "bernoulli"),
-                   input_dim=config.get("input_dim", IMAGE_DIM))
+            raise ValueError(
+                f"config must have the keys 'latent_dim' and 'hidden'; missing {missing} in {config}"
+            )
+        return cls(
+            latent_dim=config["latent_dim"],
+            hidden=tuple(config["hidden"]),
+            likelihood=config.get("likelihood", "bernoulli"),
+            input_dim=config.get("input_dim", IMAGE_DIM),
+        )
     try:
         return cls(**{k: v for k, v in config.items() if k != "kind"})
     except TypeError as err:
@@ -264,7 +300,10 @@ def build_model(config: dict) -> nn.Module:
 
 def __getattr__(name: str) -> object:
     if name == "_LatentModel":
-        warnings.warn("vae_lib.models._LatentModel is deprecated: use vae_lib.LatentModel",
-                      DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "vae_lib.models._LatentModel is deprecated: use vae_lib.LatentModel",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return LatentModel
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,8 +17,9 @@ import torch
 from . import validation
 
 
-def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
+def reparameterize(
+    mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Draw z ~ N(mu, diag(exp(logvar))) differentiably (lesson 14-5):
 
         z = mu + sigma * eps,   sigma = exp(logvar / 2),   eps ~ N(0, I)
@@ -40,7 +41,10 @@ def __getattr__(name: str) -> object:
     if name == "_reparameterize":
         import warnings
 
-        warnings.warn("vae_lib.reparam._reparameterize is deprecated: use vae_lib.reparameterize",
-                      DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "vae_lib.reparam._reparameterize is deprecated: use vae_lib.reparameterize",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return reparameterize
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,6 +6,7 @@ work. With a fused Adam step this trains about 2.5x as many images per second as
 official PyTorch VAE example on a 2-core CPU, and 1.5x a leaner per-item loop
 (``benchmarks/train_speed.py`` measures both, side by side).
 """
+
 from __future__ import annotations
 
 import math
@@ -87,8 +88,13 @@ def beta_schedule(epoch: int, beta: float, kl_warmup: int) -> float:
 
 
 @torch.no_grad()
-def evaluate_loss(model: LatentModel, x: torch.Tensor, beta: float = 1.0, batch_size: int = 2000,
-                  generator: torch.Generator | None = None) -> dict[str, float]:
+def evaluate_loss(
+    model: LatentModel,
+    x: torch.Tensor,
+    beta: float = 1.0,
+    batch_size: int = 2000,
+    generator: torch.Generator | None = None,
+) -> dict[str, float]:
     """Mean loss terms over ``x`` (one z sample per image, as during training)."""
     x = model.check_input(x)
     batch_size = validation.positive_int(batch_size, "batch_size")
@@ -100,10 +106,22 @@ def evaluate_loss(model: LatentModel, x: torch.Tensor, beta: float = 1.0, batch_
     return dict(zip(TERMS, (sums / len(x)).tolist()))
 
 
-def fit(model: LatentModel, train, *, epochs: int, batch_size: int = 128, lr: float = 1e-3,
-        beta: float = 1.0, kl_warmup: int = 0, free_bits: float = 0.0, test=None, seed: int = 0,
-        device: str | torch.device | None = None, progress: bool = True,
-        callback: Callable[[History], None] | None = None) -> History:
+def fit(
+    model: LatentModel,
+    train,
+    *,
+    epochs: int,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    beta: float = 1.0,
+    kl_warmup: int = 0,
+    free_bits: float = 0.0,
+    test=None,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    callback: Callable[[History], None] | None = None,
+) -> History:
     """Train ``model`` (a ``VAE`` or an ``Autoencoder``) with Adam on ``vae_loss``.
 
     ``train`` and ``test`` are images: uint8 [N, 28, 28] arrays, or float tensors/arrays
@@ -126,7 +144,10 @@ def fit(model: LatentModel, train, *, epochs: int, batch_size: int = 128, lr: fl
     """
     if not isinstance(model, LatentModel):
         raise TypeError(f"model must be a vae_lib VAE or Autoencoder, got {type(model).__name__}")
-    epochs, batch_size = validation.positive_int(epochs, "epochs"), validation.positive_int(batch_size, "batch_size")
+    epochs, batch_size = (
+        validation.positive_int(epochs, "epochs"),
+        validation.positive_int(batch_size, "batch_size"),
+    )
     lr = validation.finite_number(lr, "lr", strictly_positive=True)
     beta = validation.finite_number(beta, "beta", minimum=0)
     kl_warmup = validation.positive_int(kl_warmup, "kl_warmup", minimum=0)
@@ -156,7 +177,7 @@ def fit(model: LatentModel, train, *, epochs: int, batch_size: int = 128, lr: fl
         sums = torch.zeros(3, device=device)
         with validation.skipped():  # the data was checked once above
             for step in range(steps):
-                idx = perm[step * batch_size:(step + 1) * batch_size]
+                idx = perm[step * batch_size : (step + 1) * batch_size]
                 xb = x.index_select(0, idx)
                 terms = vae_loss(model(xb, generator=noise_gen), xb, beta_e, model.likelihood, free_bits)
                 optimizer.zero_grad(set_to_none=True)
@@ -169,7 +190,8 @@ def fit(model: LatentModel, train, *, epochs: int, batch_size: int = 128, lr: fl
                         bar.close()
                         raise FloatingPointError(
                             f"the loss became {total} at epoch {epoch + 1}, step {step + 1}: try a smaller lr"
-                            f" (got {lr}) or check the data for NaNs")
+                            f" (got {lr}) or check the data for NaNs"
+                        )
                     bar.update(min(check_every, step % check_every + 1))
                     bar.set_postfix(epoch=epoch + 1, loss=f"{total:.2f}")
         if device.type == "cuda":

@@ -31,8 +31,19 @@ from pathlib import Path
 import torch
 
 __all__ = [
-    "skipped", "enabled", "positive_int", "finite_number", "probability", "choice",
-    "images", "latents", "mu_logvar", "exp_limit", "layer_sizes", "device", "writable_path",
+    "skipped",
+    "enabled",
+    "positive_int",
+    "finite_number",
+    "probability",
+    "choice",
+    "images",
+    "latents",
+    "mu_logvar",
+    "exp_limit",
+    "layer_sizes",
+    "device",
+    "writable_path",
     "TO_TENSOR_HINT",
 ]
 
@@ -68,19 +79,18 @@ def positive_int(value: object, name: str, *, minimum: int = 1, maximum: int | N
 
     numpy integers are accepted (``np.int64(3)``), floats are not (``3.0`` is a likely typo).
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not (
-            minimum <= value and (maximum is None or value <= maximum)):
+    number = int(value) if isinstance(value, numbers.Integral) and not isinstance(value, bool) else None
+    if number is None or number < minimum or (maximum is not None and number > maximum):
         what = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
-        if maximum is not None and not isinstance(value, bool) and isinstance(value, numbers.Integral) \
-                and value > maximum:
+        if maximum is not None and number is not None and number > maximum:
             what = f"an integer between {minimum} and {maximum}"
         raise ValueError(f"{name} must be {what}, got {value!r}")
-    value = int(value)
-    return value
+    return number
 
 
-def finite_number(value: object, name: str, *, minimum: float | None = None,
-                  strictly_positive: bool = False) -> float:
+def finite_number(
+    value: object, name: str, *, minimum: float | None = None, strictly_positive: bool = False
+) -> float:
     """``value`` as a finite float (optionally ``>= minimum`` or ``> 0``); booleans are rejected."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
@@ -129,17 +139,25 @@ def _float_tensor(t: object, name: str, shape_hint: str) -> torch.Tensor:
     return t
 
 
-def _same_place(t: torch.Tensor, name: str, dtype: torch.dtype | None,
-                on: torch.device | None) -> torch.Tensor:
+def _same_place(
+    t: torch.Tensor, name: str, dtype: torch.dtype | None, on: torch.device | None
+) -> torch.Tensor:
     """``t`` on device ``on`` (ValueError if elsewhere) and cast to ``dtype`` (documented cast)."""
     if on is not None and t.device != on:
-        raise ValueError(f"{name} is on {t.device} but the model is on {on}; move it with"
-                         f" {name}.to({str(on)!r})")
+        raise ValueError(
+            f"{name} is on {t.device} but the model is on {on}; move it with {name}.to({str(on)!r})"
+        )
     return t if dtype is None or t.dtype == dtype else t.to(dtype)
 
 
-def images(x: object, input_dim: int, name: str = "x", *, dtype: torch.dtype | None = None,
-           device: torch.device | None = None) -> torch.Tensor:
+def images(
+    x: object,
+    input_dim: int,
+    name: str = "x",
+    *,
+    dtype: torch.dtype | None = None,
+    device: torch.device | None = None,
+) -> torch.Tensor:
     """``x`` checked as pixel probabilities: a float tensor [N, input_dim], values in [0, 1], no NaN.
 
     Integer tensors (uint8 0..255) are rejected naming the dtype, with a pointer to
@@ -147,14 +165,19 @@ def images(x: object, input_dim: int, name: str = "x", *, dtype: torch.dtype | N
     ``torch.from_numpy``, float16) is cast to ``dtype`` (the model's) and returned.
     """
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape [N, {input_dim}], got"
-                        f" {type(x).__name__} ({TO_TENSOR_HINT})")
+        raise TypeError(
+            f"{name} must be a torch.Tensor of shape [N, {input_dim}], got"
+            f" {type(x).__name__} ({TO_TENSOR_HINT})"
+        )
     if not x.is_floating_point():
-        raise ValueError(f"{name} must be a float tensor of pixels in [0, 1], got dtype {x.dtype}"
-                         f" ({TO_TENSOR_HINT})")
+        raise ValueError(
+            f"{name} must be a float tensor of pixels in [0, 1], got dtype {x.dtype} ({TO_TENSOR_HINT})"
+        )
     if x.dim() != 2 or x.shape[1] != input_dim:
-        raise ValueError(f"{name} must have shape [N, {input_dim}], got {list(x.shape)}"
-                         " (vae_lib.to_tensor flattens 28x28 images)")
+        raise ValueError(
+            f"{name} must have shape [N, {input_dim}], got {list(x.shape)}"
+            " (vae_lib.to_tensor flattens 28x28 images)"
+        )
     x = _same_place(x, name, dtype, device)
     _pixel_range(x, name)
     return x
@@ -165,13 +188,22 @@ def _pixel_range(x: torch.Tensor, name: str) -> None:
     if enabled() and x.numel():
         lo, hi = torch.aminmax(x.detach())
         if not bool((lo >= 0) & (hi <= 1)):  # NaN fails both comparisons
-            got = "NaN values" if bool(torch.isnan(x).any()) else \
-                f"values in [{lo.item():.3g}, {hi.item():.3g}]"
+            got = (
+                "NaN values"
+                if bool(torch.isnan(x).any())
+                else f"values in [{lo.item():.3g}, {hi.item():.3g}]"
+            )
             raise ValueError(f"{name} must hold pixel values in [0, 1]; got {got} ({TO_TENSOR_HINT})")
 
 
-def latents(z: object, latent_dim: int, name: str = "z", *, dtype: torch.dtype | None = None,
-            device: torch.device | None = None) -> torch.Tensor:
+def latents(
+    z: object,
+    latent_dim: int,
+    name: str = "z",
+    *,
+    dtype: torch.dtype | None = None,
+    device: torch.device | None = None,
+) -> torch.Tensor:
     """``z`` checked as latent codes: a finite float tensor [N, latent_dim], cast to ``dtype``."""
     z = _float_tensor(z, name, f"[N, {latent_dim}]")
     if z.dim() != 2 or z.shape[1] != latent_dim:
@@ -203,8 +235,9 @@ def mu_logvar(mu: object, logvar: object) -> None:
     _float_tensor(logvar, "logvar", "[..., d]")
     assert isinstance(mu, torch.Tensor) and isinstance(logvar, torch.Tensor)
     if mu.shape != logvar.shape:
-        raise ValueError(f"mu and logvar must have the same shape, got mu {list(mu.shape)}"
-                         f" and logvar {list(logvar.shape)}")
+        raise ValueError(
+            f"mu and logvar must have the same shape, got mu {list(mu.shape)} and logvar {list(logvar.shape)}"
+        )
     if not enabled() or not mu.numel():
         return
     for name, t in (("mu", mu), ("logvar", logvar)):
@@ -212,12 +245,16 @@ def mu_logvar(mu: object, logvar: object) -> None:
             raise ValueError(f"{name} must be finite; got inf or NaN values")
     limit = exp_limit(logvar.dtype)
     if bool((logvar > limit).any()):
-        raise ValueError(f"logvar must be <= {limit:.4g} in {logvar.dtype} (exp(logvar) overflows);"
-                         f" got up to {logvar.max().item():.4g}")
+        raise ValueError(
+            f"logvar must be <= {limit:.4g} in {logvar.dtype} (exp(logvar) overflows);"
+            f" got up to {logvar.max().item():.4g}"
+        )
     mu_limit = math.sqrt(torch.finfo(mu.dtype).max)
     if bool((mu.abs() > mu_limit).any()):
-        raise ValueError(f"mu must be at most {mu_limit:.4g} in size in {mu.dtype} (mu ** 2 overflows);"
-                         f" got {mu.abs().max().item():.4g}")
+        raise ValueError(
+            f"mu must be at most {mu_limit:.4g} in size in {mu.dtype} (mu ** 2 overflows);"
+            f" got {mu.abs().max().item():.4g}"
+        )
 
 
 # -- devices and files --------------------------------------------------------------------------
@@ -226,7 +263,7 @@ def mu_logvar(mu: object, logvar: object) -> None:
 def device(value: object, name: str = "device") -> torch.device:
     """``value`` as a torch.device that exists on this machine, else a ValueError saying so."""
     try:
-        dev = torch.device(value)  # type: ignore[arg-type]
+        dev = torch.device(value)  # type: ignore[call-overload]
     except (RuntimeError, TypeError) as err:
         raise ValueError(f"{name} must be a device such as 'cpu', 'cuda' or 'mps', got {value!r}") from err
     if dev.type == "cuda" and not torch.cuda.is_available():
@@ -270,18 +307,22 @@ def logits_and_pixels(logits: object, x: object, likelihood: str) -> None:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a torch.Tensor of pixels in [0, 1], got {type(x).__name__}")
     if not x.is_floating_point():
-        raise ValueError(f"x must be a float tensor of pixels in [0, 1], got dtype {x.dtype}"
-                         f" ({TO_TENSOR_HINT})")
+        raise ValueError(
+            f"x must be a float tensor of pixels in [0, 1], got dtype {x.dtype} ({TO_TENSOR_HINT})"
+        )
     assert isinstance(logits, torch.Tensor)
     if logits.shape != x.shape:
-        raise ValueError(f"logits and x must have the same shape, got logits {list(logits.shape)}"
-                         f" and x {list(x.shape)}")
+        raise ValueError(
+            f"logits and x must have the same shape, got logits {list(logits.shape)} and x {list(x.shape)}"
+        )
     _pixel_range(x, "x")
 
 
 def loss_options(output: object, beta: object, free_bits: object) -> tuple[float, float]:
     """The arguments of ``vae_loss``: a model output, beta >= 0 and free_bits >= 0 (floats)."""
     if not hasattr(output, "logits") or (hasattr(output, "mu") and not hasattr(output, "logvar")):
-        raise TypeError(f"output must be what a vae_lib model's forward returns (a VAEOutput with"
-                        f" logits, mu, logvar, z or an AEOutput with logits, z), got {type(output).__name__}")
+        raise TypeError(
+            f"output must be what a vae_lib model's forward returns (a VAEOutput with"
+            f" logits, mu, logvar, z or an AEOutput with logits, z), got {type(output).__name__}"
+        )
     return finite_number(beta, "beta", minimum=0), finite_number(free_bits, "free_bits", minimum=0)
