@@ -316,7 +316,8 @@ def _axe_cell(v) -> str:
 
 def markdown_table(rows: list[dict]) -> str:
     head = (
-        "| page | bytes | gzip | widget state | eq>col (of display eqs) | code>col (of pre) | page scrolls sideways "
+        "| page | bytes | gzip | widget state | eq>col (of display eqs) | code>col (of pre) "
+        "| page scrolls sideways "
         "| min figure scale | tab stops | of them formulas | tabs before explorer (formulas) "
         "| axe critical | axe serious | axe rules (C/S rule xnodes) |\n"
         "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|\n"

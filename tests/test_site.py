@@ -184,7 +184,8 @@ def test_the_theme_icon_script_is_replaced_by_a_css_subset(site, pages, base_url
         page = context.new_page()
         page.goto(f"{base_url}/{lesson_pages(pages)[0]}", wait_until="networkidle")
         blank = page.evaluate("""() => Array.from(document.querySelectorAll(
-            '[class*="fa-"]')).filter(el => /\\bfa-(solid|regular|brands)\\b|\\bfa[srb]\\b/.test(el.className))
+            '[class*="fa-"]'))
+            .filter(el => /\\bfa-(solid|regular|brands)\\b|\\bfa[srb]\\b/.test(el.className))
             .filter(el => { const s = getComputedStyle(el);
                             const m = s.maskImage || s.webkitMaskImage;
                             return !m || m === 'none'; })
@@ -379,7 +380,9 @@ def test_search_snippets_show_formulas_without_tex(base_url, chromium):
         page.wait_for_selector("ul.search li p.context", timeout=60_000)
         page.wait_for_load_state("networkidle")
         snippets = page.eval_on_selector_all("ul.search li p.context", "els => els.map(e => e.textContent)")
-        plain = page.evaluate("window.courseSitePlainTeX('\\\\(\\\\mu + \\\\sigma \\\\odot \\\\epsilon\\\\)')")
+        plain = page.evaluate(
+            "window.courseSitePlainTeX('\\\\(\\\\mu + \\\\sigma \\\\odot \\\\epsilon\\\\)')"
+        )
     finally:
         context.close()
     assert plain == "μ + σ ⊙ ε"

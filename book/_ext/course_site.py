@@ -48,7 +48,7 @@ _FA_MODIFIERS = {"fa-lg", "fa-xs", "fa-sm", "fa-fw", "fa-spin", "fa-pulse", "fa-
 def number_per_document(app: Sphinx, env: BuildEnvironment) -> list[str]:
     """Rewrite env.toc_fignumbers so that each document's figures, tables, code blocks and
     labelled equations count from 1, in the order Sphinx numbered them."""
-    for docname, by_type in env.toc_fignumbers.items():
+    for by_type in env.toc_fignumbers.values():
         for figtype, numbers in by_type.items():
             ordered = sorted(numbers.items(), key=lambda kv: kv[1])
             by_type[figtype] = {node_id: (i,) for i, (node_id, _) in enumerate(ordered, start=1)}
