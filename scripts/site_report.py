@@ -9,7 +9,7 @@ For every page of _toc.yml (and the root index.html) this reports:
 - ``code>col``: code blocks (``pre``, collapsed cells opened) wider than their column at 390 px;
 - ``page>col``: whether the page itself scrolls sideways at 390 px;
 - ``tabs`` / ``math tabs``: tab stops, walked with real Tab presses at 1280 x 900, and how many
-  of them are formulas; ``tabs before explorer``: stops before the first latent explorer;
+  of them are formulas (a too-wide equation's scroll box, one stop, is counted apart); ``tabs before explorer``: stops before the first latent explorer;
 - ``axe``: critical and serious axe-core violations (rule: affected nodes).
 
 Usage (after ``jupyter-book build .``)::
@@ -158,7 +158,8 @@ FOCUS_INFO_JS = """() => {
   if (!el || el === document.body || el === document.documentElement) return null;
   if (!el.dataset.wTab) { window.__wTab = (window.__wTab || 0) + 1; el.dataset.wTab = window.__wTab; }
   return {id: el.dataset.wTab, tag: el.tagName.toLowerCase(),
-          math: !!el.closest('mjx-container'),
+          math: !!el.closest('mjx-container') && !el.matches('.course-wide-math'),
+          scrollbox: el.matches('.course-wide-math'),
           explorer: !!el.closest('.vae-explorer'),
           toggle: el.matches('button.toggle-button, summary, .admonition-title'),
           link: el.matches('a[href]'),
@@ -191,6 +192,7 @@ def walk_tabs(page) -> dict:
         "math_tabs": sum(s["math"] for s in stops),
         "explorer_tabs": sum(s["explorer"] for s in stops),
         "toggle_tabs": sum(s["toggle"] for s in stops),
+        "wide_math_tabs": sum(s["scrollbox"] for s in stops),
         "link_tabs": sum(s["link"] for s in stops),
         "tabs_before_explorer": before,
         "math_before_explorer": None if before is None else sum(s["math"] for s in stops[:before]),

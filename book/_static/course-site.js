@@ -121,12 +121,28 @@
         if (!block) return;
         const box = block.getBoundingClientRect();
         const r = m.getBoundingClientRect();
-        m.classList.toggle("course-wide-inline", r.width > box.width + 1 || r.right > box.right + 1);
+        const wide = r.width > box.width + 1 || r.right > box.right + 1;
+        m.classList.toggle("course-wide-inline", wide);
+        if (wide) scrollBox(m);
       });
+  }
+  // a display formula still wider than its box scrolls: keyboard users reach it with Tab
+  // (one stop, named as a scroll box), as axe's scrollable-region-focusable asks
+  function markWideDisplayMath() {
+    document.querySelectorAll('.bd-article mjx-container[jax="CHTML"][display="true"]')
+      .forEach(function (m) {
+        if (m.scrollWidth > m.clientWidth + 1) scrollBox(m);
+      });
+  }
+  function scrollBox(m) {
+    m.classList.add("course-wide-math");
+    m.setAttribute("tabindex", "0");
+    m.setAttribute("role", "region");
+    m.setAttribute("aria-label", "Wide formula, scrolls sideways");
   }
   function afterMath(tries) {
     if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
-      MathJax.startup.promise.then(markWideInlineMath);
+      MathJax.startup.promise.then(markWideInlineMath).then(markWideDisplayMath);
     } else if (document.querySelector(".math") && (tries || 0) < 100) {
       setTimeout(function () { afterMath((tries || 0) + 1); }, 200);  // MathJax still loading
     }
