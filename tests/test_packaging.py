@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pkgutil
+import shutil
 import subprocess
 import sys
 import venv
@@ -69,8 +70,13 @@ def _imports(python: Path, modules: list[str]) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    source = tmp_path_factory.mktemp("source")  # a copy: setuptools writes build/ beside the sources
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(REPO / name, source / name)
+    shutil.copytree(REPO / "vae_lib", source / "vae_lib",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     result = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                             "-w", str(out), str(REPO)], capture_output=True, text=True, timeout=600)
+                             "-w", str(out), str(source)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     (built,) = out.glob("vae_lib-*.whl")
     return built
