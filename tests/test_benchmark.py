@@ -1,5 +1,6 @@
 """The training-speed benchmark: its reference data path, and a smoke run (the full run is a
 script, never a timed test)."""
+
 import os
 import re
 import subprocess
@@ -31,8 +32,8 @@ def test_reference_datasets_give_the_images_vae_lib_trains_on_bit_for_bit():
 
 
 def test_pil_to_tensor_scales_uint8_to_the_unit_interval_as_torchvision_does():
-    from PIL import Image
     import numpy as np
+    from PIL import Image
 
     pixels = np.array([[0, 1, 128, 255]], dtype=np.uint8)
     tensor = train_speed.pil_to_tensor(Image.fromarray(pixels, mode="L"))
@@ -45,14 +46,24 @@ def test_pil_to_tensor_scales_uint8_to_the_unit_interval_as_torchvision_does():
 # fewer threads than asked when the machine is busy. Another thread count sums the matmuls in
 # another order, so the losses differed in the last printed digit now and then. One thread per
 # process, with dynamic adjustment off, makes every sum's order fixed whatever the load.
-DETERMINISTIC_THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MKL_DYNAMIC": "FALSE",
-                         "OMP_DYNAMIC": "FALSE"}
+DETERMINISTIC_THREADS = {
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "MKL_DYNAMIC": "FALSE",
+    "OMP_DYNAMIC": "FALSE",
+}
 
 
 def test_train_speed_quick_mode_prints_the_table_and_the_ratio_last():
     env = {**os.environ, **DETERMINISTIC_THREADS}
-    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "train_speed.py"), "--quick"],
-                            capture_output=True, text=True, timeout=1200, cwd=REPO, env=env)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "train_speed.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        cwd=REPO,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.strip().splitlines()
     assert re.fullmatch(r"ratio: \d+\.\d\d", lines[-1])
@@ -88,16 +99,20 @@ def _failing_loop(train, test, epochs, seed, turn):
 
 
 def test_loops_take_turns_epoch_by_epoch_in_separate_processes():
-    results = train_speed.run_in_turns({"a": _timed_loop, "b": _timed_loop, "c": _timed_loop},
-                                       "small", epochs=3, seed=0, timeout=120)
+    results = train_speed.run_in_turns(
+        {"a": _timed_loop, "b": _timed_loop, "c": _timed_loop}, "small", epochs=3, seed=0, timeout=120
+    )
     spans = sorted((start, end, name) for name, loop_spans in results.items() for start, end in loop_spans)
     assert [name for _, _, name in spans] == ["a", "b", "c"] * 3
-    assert all(end <= next_start for (_, end, _), (next_start, _, _) in zip(spans, spans[1:]))  # one at a time
+    assert all(
+        end <= next_start for (_, end, _), (next_start, _, _) in zip(spans, spans[1:])
+    )  # one at a time
 
 
 def test_an_error_in_one_loop_stops_the_round_and_is_raised_with_its_traceback():
     # the round ends with the error (rather than a loop left waiting for its turn until the
     # timeout, which would raise a different error): no time bound needed
     with pytest.raises(RuntimeError, match=r"(?s)'bad' failed.*the loss diverged"):
-        train_speed.run_in_turns({"good": _timed_loop, "bad": _failing_loop}, "small", epochs=2, seed=0,
-                                 timeout=600)
+        train_speed.run_in_turns(
+            {"good": _timed_loop, "bad": _failing_loop}, "small", epochs=2, seed=0, timeout=600
+        )

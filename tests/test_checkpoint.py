@@ -1,6 +1,4 @@
 """Saving and loading: round trip, atomic writes, a clear error for the wrong file or model."""
-import os
-from pathlib import Path
 
 import pytest
 import torch

@@ -1,4 +1,5 @@
 """The command line: python -m vae_lib ..."""
+
 import json
 import subprocess
 import sys
@@ -10,7 +11,9 @@ from vae_lib.cli import main
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vae_lib", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "vae_lib", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def test_help_lists_the_commands():
@@ -22,8 +25,24 @@ def test_help_lists_the_commands():
 
 def test_train_writes_a_loadable_checkpoint_with_its_metrics(tmp_path, capsys):
     out = tmp_path / "vae.pt"
-    code = main(["train", "--subset", "small", "--epochs", "1", "--hidden", "32", "--latent-dim", "2",
-                 "--out", str(out), "--quiet", "--device", "cpu"])
+    code = main(
+        [
+            "train",
+            "--subset",
+            "small",
+            "--epochs",
+            "1",
+            "--hidden",
+            "32",
+            "--latent-dim",
+            "2",
+            "--out",
+            str(out),
+            "--quiet",
+            "--device",
+            "cpu",
+        ]
+    )
     assert code == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["saved"] == str(out) and printed["test_elbo"] < 0
@@ -44,7 +63,9 @@ def test_bad_input_gives_a_one_line_error_and_exit_code_2(tmp_path):
     result = run("evaluate", "vae-3d")
     assert result.returncode == 2
     assert "error:" in result.stderr and "Traceback" not in result.stderr
-    result = run("train", "--latent-dim", "0", "--subset", "small", "--out", str(tmp_path / "x.pt"), "--quiet")
+    result = run(
+        "train", "--latent-dim", "0", "--subset", "small", "--out", str(tmp_path / "x.pt"), "--quiet"
+    )
     assert result.returncode == 2 and "--latent-dim: must be a positive integer" in result.stderr
     assert not (tmp_path / "x.pt").exists()
 
@@ -58,8 +79,9 @@ def _one_line_error(result: subprocess.CompletedProcess) -> str:
 
 def test_an_unwritable_output_path_is_reported_before_training(tmp_path):
     # /dev/null is a file, so /dev/null/m.pt can never be written: said at once, not after training
-    line = _one_line_error(run("train", "--subset", "small", "--epochs", "50", "--out", "/dev/null/m.pt",
-                               "--quiet"))
+    line = _one_line_error(
+        run("train", "--subset", "small", "--epochs", "50", "--out", "/dev/null/m.pt", "--quiet")
+    )
     assert "--out" in line and "is a file" in line
 
 
@@ -68,8 +90,9 @@ def test_asking_for_a_device_that_is_not_there_says_so(tmp_path):
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    line = _one_line_error(run("train", "--subset", "small", "--out", str(tmp_path / "m.pt"), "--device", "cuda",
-                               "--quiet"))
+    line = _one_line_error(
+        run("train", "--subset", "small", "--out", str(tmp_path / "m.pt"), "--device", "cuda", "--quiet")
+    )
     assert "CUDA is not available" in line and not (tmp_path / "m.pt").exists()
 
 

@@ -5,6 +5,7 @@ No test reaches a real host: downloads go to an HTTP server on 127.0.0.1 started
 ``data.MIRRORS`` points at a closed local port for every test. The full-MNIST tests use
 ``$VAE_LIB_DATA`` or ``../shared/data/mnist`` and are skipped when neither holds the files.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -41,7 +42,8 @@ FULL_ROOT = _find_full_root()
 needs_full_mnist = pytest.mark.skipif(
     FULL_ROOT is None,
     reason="full MNIST not found: set VAE_LIB_DATA to a folder with the four IDX .gz files "
-           f"(looked in $VAE_LIB_DATA and {REPO.parent / 'shared' / 'data' / 'mnist'})")
+    f"(looked in $VAE_LIB_DATA and {REPO.parent / 'shared' / 'data' / 'mnist'})",
+)
 
 TRAIN_IMAGES, TRAIN_LABELS = data.MNIST_FILES["train"]
 
@@ -67,6 +69,7 @@ def offline_and_isolated(monkeypatch, tmp_path):
 # --------------------------------------------------------------------------------------
 # Small IDX files made here
 # --------------------------------------------------------------------------------------
+
 
 def idx_bytes(array: np.ndarray, dtype_code: int = 0x08) -> bytes:
     """The IDX encoding of a uint8 array: magic, big-endian dims, values."""
@@ -103,6 +106,7 @@ def fake_train(monkeypatch, tmp_path):
 # parse_idx / read_idx
 # --------------------------------------------------------------------------------------
 
+
 def test_parse_idx_reads_3d_images_and_1d_labels():
     images, labels = fake_split(n=7)
     parsed_images = data.parse_idx(idx_bytes(images))
@@ -118,17 +122,29 @@ def test_parse_idx_reads_3d_images_and_1d_labels():
 _GOOD = idx_bytes(np.arange(12, dtype=np.uint8).reshape(1, 3, 4))
 
 
-@pytest.mark.parametrize("payload, pattern", [
-    (_GOOD[:-1], r"truncated IDX payload"),
-    (_GOOD[:10], r"truncated IDX header"),
-    (b"\x00\x00", r"truncated"),
-    (b"\x12\x34" + _GOOD[2:], r"bad magic number 0x12340803, expected 0x00000803"),
-    (gzip.compress(_GOOD), r"bad magic.*gzip-compressed"),
-    (idx_bytes(np.zeros(3, np.uint8), dtype_code=0x0D), r"dtype code 0x0d, expected 0x08"),
-    (idx_bytes(np.zeros((2, 2), np.uint8)), r"2 dimensions.*expected 0x00000803"),
-    (_GOOD + b"\x00\x00", r"2 trailing bytes"),
-], ids=["truncated-payload", "truncated-header", "too-short", "bad-magic", "gzipped",
-        "float-dtype", "2-d", "trailing-bytes"])
+@pytest.mark.parametrize(
+    "payload, pattern",
+    [
+        (_GOOD[:-1], r"truncated IDX payload"),
+        (_GOOD[:10], r"truncated IDX header"),
+        (b"\x00\x00", r"truncated"),
+        (b"\x12\x34" + _GOOD[2:], r"bad magic number 0x12340803, expected 0x00000803"),
+        (gzip.compress(_GOOD), r"bad magic.*gzip-compressed"),
+        (idx_bytes(np.zeros(3, np.uint8), dtype_code=0x0D), r"dtype code 0x0d, expected 0x08"),
+        (idx_bytes(np.zeros((2, 2), np.uint8)), r"2 dimensions.*expected 0x00000803"),
+        (_GOOD + b"\x00\x00", r"2 trailing bytes"),
+    ],
+    ids=[
+        "truncated-payload",
+        "truncated-header",
+        "too-short",
+        "bad-magic",
+        "gzipped",
+        "float-dtype",
+        "2-d",
+        "trailing-bytes",
+    ],
+)
 def test_parse_idx_rejects_malformed_input_naming_it(payload, pattern):
     with pytest.raises(ValueError, match=r"^my-file: .*" + pattern):
         data.parse_idx(payload, name="my-file")
@@ -166,6 +182,7 @@ def test_read_idx_truncated_gzip_names_the_file(tmp_path):
 # download, against a local HTTP server
 # --------------------------------------------------------------------------------------
 
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     """Serves ``server.routes[path] = (body, mode)``; mode "drop" sends half the body and closes."""
 
@@ -183,7 +200,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         try:
             if mode == "trickle":  # one byte every 50 ms: never idle long enough to time out
                 for i in range(len(body)):
-                    self.wfile.write(body[i:i + 1])
+                    self.wfile.write(body[i : i + 1])
                     self.wfile.flush()
                     time.sleep(0.05)
             elif mode == "endless":  # no Content-Length, and it never stops
@@ -205,8 +222,7 @@ def server():
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.routes, httpd.requests = {}, []
     httpd.url = lambda prefix: f"http://127.0.0.1:{httpd.server_address[1]}/{prefix}/"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield httpd
     httpd.shutdown()
@@ -233,13 +249,16 @@ def test_download_writes_verified_file_atomically(server, known_payload, tmp_pat
     np.testing.assert_array_equal(data.read_idx(path, data.SHA256[NAME]), np.arange(10))
 
 
-@pytest.mark.parametrize("body, mode, pattern", [
-    (gzip.compress(idx_bytes(np.arange(9, dtype=np.uint8))), "ok", "checksum mismatch"),
-    (gzip.compress(PAYLOAD), "drop", "connection closed after|IncompleteRead"),
-    (b"this is not gzip", "ok", "could not decompress"),
-], ids=["checksum-mismatch", "dropped-connection", "bad-gzip"])
-def test_failed_download_leaves_no_file_and_no_part(server, known_payload, tmp_path,
-                                                    body, mode, pattern):
+@pytest.mark.parametrize(
+    "body, mode, pattern",
+    [
+        (gzip.compress(idx_bytes(np.arange(9, dtype=np.uint8))), "ok", "checksum mismatch"),
+        (gzip.compress(PAYLOAD), "drop", "connection closed after|IncompleteRead"),
+        (b"this is not gzip", "ok", "could not decompress"),
+    ],
+    ids=["checksum-mismatch", "dropped-connection", "bad-gzip"],
+)
+def test_failed_download_leaves_no_file_and_no_part(server, known_payload, tmp_path, body, mode, pattern):
     server.routes["/m1/" + NAME] = (body, mode)
     root = tmp_path / "cache"
     root.mkdir()
@@ -329,7 +348,9 @@ def test_download_refuses_to_replace_corrupt_existing_file(server, known_payload
     existing.write_bytes(gzip.compress(PAYLOAD[:-1]))
     before = existing.read_bytes()
     server.routes["/m1/" + NAME] = (gzip.compress(PAYLOAD), "ok")
-    with pytest.raises(ValueError, match=rf"{re.escape(str(existing))} exists but does not verify.*delete it"):
+    with pytest.raises(
+        ValueError, match=rf"{re.escape(str(existing))} exists but does not verify.*delete it"
+    ):
         data.download(NAME, tmp_path, mirrors=(server.url("m1"),))
     assert existing.read_bytes() == before
     assert server.requests == []
@@ -344,6 +365,7 @@ def test_download_rejects_unknown_filename(tmp_path):
 # --------------------------------------------------------------------------------------
 # default_root / load_mnist
 # --------------------------------------------------------------------------------------
+
 
 def test_default_root_is_env_var_then_xdg_cache_then_home(monkeypatch, tmp_path):
     monkeypatch.setenv("VAE_LIB_DATA", str(tmp_path / "mine"))
@@ -439,12 +461,15 @@ def test_load_mnist_full_with_failing_mirrors_names_them(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("kwargs, pattern", [
-    ({"split": "validation"}, r"split must be one of 'train', 'test', got 'validation'"),
-    ({"split": None}, r"split must be one of"),
-    ({"subset": "tiny"}, r"subset must be one of None, 'full', 'small', got 'tiny'"),
-    ({"subset": True}, r"subset must be one of"),
-])
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        ({"split": "validation"}, r"split must be one of 'train', 'test', got 'validation'"),
+        ({"split": None}, r"split must be one of"),
+        ({"subset": "tiny"}, r"subset must be one of None, 'full', 'small', got 'tiny'"),
+        ({"subset": True}, r"subset must be one of"),
+    ],
+)
 def test_load_mnist_rejects_bad_split_and_subset(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         data.load_mnist(**kwargs)
@@ -479,6 +504,7 @@ def test_load_mnist_corrupt_cache_file_is_reported_not_deleted(fake_train, corru
 # to_tensor
 # --------------------------------------------------------------------------------------
 
+
 def test_to_tensor_scales_uint8_exactly_to_float32():
     images = (np.arange(3 * 784) % 256).astype(np.uint8).reshape(3, 28, 28)
     x = data.to_tensor(images)
@@ -488,14 +514,18 @@ def test_to_tensor_scales_uint8_exactly_to_float32():
     assert x.min().item() == 0.0 and x.max().item() == 1.0
 
 
-@pytest.mark.parametrize("make, shape", [
-    (lambda a: a.reshape(2, 784), (2, 784)),
-    (lambda a: a[0], (1, 784)),
-    (lambda a: torch.from_numpy(a), (2, 784)),
-    (lambda a: a.astype(np.int64), (2, 784)),
-    (lambda a: a.astype(np.float64) / 255, (2, 784)),
-    (lambda a: torch.from_numpy(a).float() / 255, (2, 784)),
-], ids=["flat", "single-image", "uint8-tensor", "int64", "float64-in-unit-range", "float32-tensor"])
+@pytest.mark.parametrize(
+    "make, shape",
+    [
+        (lambda a: a.reshape(2, 784), (2, 784)),
+        (lambda a: a[0], (1, 784)),
+        (lambda a: torch.from_numpy(a), (2, 784)),
+        (lambda a: a.astype(np.int64), (2, 784)),
+        (lambda a: a.astype(np.float64) / 255, (2, 784)),
+        (lambda a: torch.from_numpy(a).float() / 255, (2, 784)),
+    ],
+    ids=["flat", "single-image", "uint8-tensor", "int64", "float64-in-unit-range", "float32-tensor"],
+)
 def test_to_tensor_accepts_shapes_and_dtypes(make, shape):
     images = np.random.default_rng(0).integers(0, 256, size=(2, 28, 28), dtype=np.uint8)
     reference = data.to_tensor(images).reshape(-1, 784)[: shape[0]]
@@ -516,23 +546,41 @@ def test_to_tensor_returns_new_tensor_not_a_view():
         assert data.to_tensor(frozen).shape == (2, 784)
 
 
-@pytest.mark.parametrize("images, pattern", [
-    (np.zeros((3, 27, 27), np.uint8),
-     r"images must have shape \[N, 28, 28\], \[N, 784\].*got \[3, 27, 27\]"),
-    (np.zeros(100, np.uint8), r"images must have shape.*got \[100\]"),
-    (np.full((2, 784), 1.5),
-     r"images must be uint8 in \[0, 255\] or float in \[0, 1\]; got float values in \[1\.5, 1\.5\]"),
-    (torch.full((2, 784), -0.25), r"images must be uint8.*got float values in \[-0\.25, -0\.25\]"),
-    (np.full((1, 784), np.nan, np.float32), r"images must be uint8.*non-finite"),
-    (torch.full((1, 784), float("inf")), r"images must be uint8.*non-finite"),
-    (np.zeros((1, 784), bool), r"images must be uint8.*got dtype bool"),
-    (torch.zeros(1, 784, dtype=torch.bool), r"images must be uint8.*got dtype torch\.bool"),
-    (np.full((1, 784), 256, np.int64), r"images must be uint8.*integer values in \[256, 256\]"),
-    (torch.full((1, 784), -1, dtype=torch.int32),
-     r"images must be uint8.*integer values in \[-1, -1\]"),
-    (np.array(["a"] * 784), r"images must be uint8.*got dtype <U1"),
-], ids=["shape-27x27", "shape-100", "float-above-1", "float-below-0", "nan", "inf", "bool",
-        "bool-tensor", "int-256", "int-negative", "strings"])
+@pytest.mark.parametrize(
+    "images, pattern",
+    [
+        (
+            np.zeros((3, 27, 27), np.uint8),
+            r"images must have shape \[N, 28, 28\], \[N, 784\].*got \[3, 27, 27\]",
+        ),
+        (np.zeros(100, np.uint8), r"images must have shape.*got \[100\]"),
+        (
+            np.full((2, 784), 1.5),
+            r"images must be uint8 in \[0, 255\] or float in \[0, 1\]; got float values in \[1\.5, 1\.5\]",
+        ),
+        (torch.full((2, 784), -0.25), r"images must be uint8.*got float values in \[-0\.25, -0\.25\]"),
+        (np.full((1, 784), np.nan, np.float32), r"images must be uint8.*non-finite"),
+        (torch.full((1, 784), float("inf")), r"images must be uint8.*non-finite"),
+        (np.zeros((1, 784), bool), r"images must be uint8.*got dtype bool"),
+        (torch.zeros(1, 784, dtype=torch.bool), r"images must be uint8.*got dtype torch\.bool"),
+        (np.full((1, 784), 256, np.int64), r"images must be uint8.*integer values in \[256, 256\]"),
+        (torch.full((1, 784), -1, dtype=torch.int32), r"images must be uint8.*integer values in \[-1, -1\]"),
+        (np.array(["a"] * 784), r"images must be uint8.*got dtype <U1"),
+    ],
+    ids=[
+        "shape-27x27",
+        "shape-100",
+        "float-above-1",
+        "float-below-0",
+        "nan",
+        "inf",
+        "bool",
+        "bool-tensor",
+        "int-256",
+        "int-negative",
+        "strings",
+    ],
+)
 def test_to_tensor_rejects_bad_input_naming_images(images, pattern):
     with pytest.raises(ValueError, match=pattern):
         data.to_tensor(images)
@@ -585,5 +633,4 @@ def test_subset_is_full_mnist_at_recorded_indices_and_reproducible():
         np.testing.assert_array_equal(subset[f"{split}_images"], images[index])
         np.testing.assert_array_equal(subset[f"{split}_labels"], labels[index])
         # the recorded selection is what the script's seeded draw gives
-        np.testing.assert_array_equal(
-            script.balanced_indices(labels, script.PER_CLASS[split], rng), index)
+        np.testing.assert_array_equal(script.balanced_indices(labels, script.PER_CLASS[split], rng), index)

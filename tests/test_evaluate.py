@@ -1,4 +1,5 @@
 """ELBO and the importance-weighted estimate of log p(x) (Burda et al., 2015)."""
+
 import math
 
 import pytest
@@ -40,8 +41,8 @@ def test_log_likelihood_is_at_least_the_elbo_and_grows_with_k(trained):
 def test_log_likelihood_does_not_depend_on_how_the_samples_are_chunked(trained):
     model, x = trained
     for i in (0, 5):
-        a = log_likelihood(model, x[i:i + 1], k=300)
-        b = log_likelihood(model, x[i:i + 1], k=300, max_elements=784 * 7)  # 43 chunks of 7 samples
+        a = log_likelihood(model, x[i : i + 1], k=300)
+        b = log_likelihood(model, x[i : i + 1], k=300, max_elements=784 * 7)  # 43 chunks of 7 samples
         assert a == pytest.approx(b, abs=1e-3)
 
 

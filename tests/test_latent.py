@@ -1,4 +1,5 @@
 """Encoding a data set, interpolation (linear and spherical) and latent grids."""
+
 import math
 
 import pytest
@@ -40,8 +41,15 @@ def test_slerp_turns_at_constant_angular_speed():
     torch.testing.assert_close(path[1], torch.tensor([math.sqrt(0.5), math.sqrt(0.5)]))
 
 
-@pytest.mark.parametrize("z1", [torch.tensor([2.0, 0.0, 0.0]), torch.tensor([1.0, 1e-7, 0.0]),
-                                torch.tensor([-1.0, 0.0, 0.0]), torch.tensor([-1.0, 1e-7, 0.0])])
+@pytest.mark.parametrize(
+    "z1",
+    [
+        torch.tensor([2.0, 0.0, 0.0]),
+        torch.tensor([1.0, 1e-7, 0.0]),
+        torch.tensor([-1.0, 0.0, 0.0]),
+        torch.tensor([-1.0, 1e-7, 0.0]),
+    ],
+)
 def test_slerp_is_safe_for_parallel_and_opposite_endpoints(z1):
     z0 = torch.tensor([1.0, 0.0, 0.0])
     path = interpolate(z0, z1, steps=9, method="slerp")
@@ -65,8 +73,8 @@ def test_latent_grid_follows_the_inverse_gaussian_cdf():
     grid = latent_grid(5, low=0.1, high=0.9)
     assert grid.shape == (25, 2)
     q = torch.special.ndtri(torch.tensor([0.1, 0.3, 0.5, 0.7, 0.9], dtype=torch.float64)).float()
-    torch.testing.assert_close(grid[:5, 0], q)            # first row: z1 increases left to right
-    torch.testing.assert_close(grid[::5, 1], q.flip(0))   # first column: z2 decreases downwards
+    torch.testing.assert_close(grid[:5, 0], q)  # first row: z1 increases left to right
+    torch.testing.assert_close(grid[::5, 1], q.flip(0))  # first column: z2 decreases downwards
     cdf = torch.special.ndtr(grid[:5, 0].double())
     torch.testing.assert_close(cdf, torch.tensor([0.1, 0.3, 0.5, 0.7, 0.9], dtype=torch.float64))
 

@@ -1,9 +1,11 @@
 """The KL closed form and the loss convention (lessons 14-3 and 14-4)."""
+
 import math
 
 import pytest
 import torch
-from torch.distributions import Normal, kl_divergence as torch_kl
+from torch.distributions import Normal
+from torch.distributions import kl_divergence as torch_kl
 
 from vae_lib import VAE, kl_divergence, reconstruction_loss, vae_loss
 
@@ -107,6 +109,7 @@ def test_unknown_likelihood_and_bad_beta_are_named():
 
 
 # -- free bits -------------------------------------------------------------------------------
+
 
 def _vae_output(mu, logvar, logits):
     from vae_lib import VAEOutput

@@ -1,4 +1,5 @@
 """Shapes, configuration and bad input of the autoencoder and the VAE."""
+
 import pytest
 import torch
 
@@ -67,11 +68,14 @@ def test_unknown_likelihood_is_rejected_by_name():
         VAE(likelihood="poisson")
 
 
-@pytest.mark.parametrize("x, message", [
-    (torch.rand(2, 28, 28), r"x must have shape \[N, 784\]"),
-    (torch.randint(0, 255, (2, 784), dtype=torch.uint8), "x must be a float tensor"),
-    ([[0.0] * 784], "x must be a torch.Tensor"),
-])
+@pytest.mark.parametrize(
+    "x, message",
+    [
+        (torch.rand(2, 28, 28), r"x must have shape \[N, 784\]"),
+        (torch.randint(0, 255, (2, 784), dtype=torch.uint8), "x must be a float tensor"),
+        ([[0.0] * 784], "x must be a torch.Tensor"),
+    ],
+)
 def test_wrong_image_shape_or_dtype_is_named(x, message):
     with pytest.raises((ValueError, TypeError), match=message):
         VAE(latent_dim=2, hidden=(8,)).encode(x)
@@ -86,14 +90,14 @@ def test_evaluating_restores_the_training_mode_even_after_an_error():
     from vae_lib.models import evaluating
 
     model = VAE(latent_dim=2, hidden=(8,)).train()
-    with pytest.raises(RuntimeError):
-        with evaluating(model):
-            assert not model.training
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), evaluating(model):
+        assert not model.training
+        raise RuntimeError("boom")
     assert model.training
 
 
 # -- the model contract ----------------------------------------------------------------------
+
 
 def test_both_kinds_share_the_public_base_and_differ_by_one_attribute():
     from vae_lib import LatentModel

@@ -1,4 +1,5 @@
 """The reparameterization trick (lesson 14-5)."""
+
 import pytest
 import torch
 

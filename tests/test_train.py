@@ -1,4 +1,5 @@
 """The training loop: it learns, it is repeatable, it stops on NaN, it names bad input."""
+
 import numpy as np
 import pytest
 import torch
@@ -20,7 +21,8 @@ def test_fit_lowers_the_vae_loss_and_records_every_term(small):
     assert history.train["total"][-1] < history.train["total"][0] - 20
     for e in range(3):
         assert history.train["total"][e] == pytest.approx(
-            history.train["reconstruction"][e] + history.train["kl"][e], rel=1e-5)
+            history.train["reconstruction"][e] + history.train["kl"][e], rel=1e-5
+        )
         assert history.train["kl"][e] > 0
     assert len(history.test["total"]) == 3 and history.images_per_second > 0
 
@@ -52,7 +54,8 @@ def test_beta_weights_the_kl_term_in_the_total(small):
     torch.manual_seed(0)
     history = fit(VAE(latent_dim=2, hidden=(32,)), small[:512], epochs=1, beta=4.0, progress=False)
     assert history.train["total"][0] == pytest.approx(
-        history.train["reconstruction"][0] + 4.0 * history.train["kl"][0], rel=1e-5)
+        history.train["reconstruction"][0] + 4.0 * history.train["kl"][0], rel=1e-5
+    )
 
 
 def test_fit_accepts_uint8_images_as_load_mnist_returns_them():
@@ -70,12 +73,15 @@ def test_fit_stops_with_a_clear_error_when_the_loss_diverges(small):
         fit(model, small[:256], epochs=1, progress=False)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(epochs=0), "epochs must be a positive integer"),
-    (dict(epochs=1, batch_size=0), "batch_size must be a positive integer"),
-    (dict(epochs=1, lr=-1.0), "lr must be a positive number"),
-    (dict(epochs=1, beta=float("nan")), "beta must be a finite number"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(epochs=0), "epochs must be a positive integer"),
+        (dict(epochs=1, batch_size=0), "batch_size must be a positive integer"),
+        (dict(epochs=1, lr=-1.0), "lr must be a positive number"),
+        (dict(epochs=1, beta=float("nan")), "beta must be a finite number"),
+    ],
+)
 def test_bad_arguments_are_named(small, kwargs, message):
     with pytest.raises(ValueError, match=message):
         fit(VAE(latent_dim=2, hidden=(8,)), small[:64], progress=False, **kwargs)
@@ -119,6 +125,7 @@ def test_a_callback_that_is_not_callable_is_named(small):
 
 # -- KL warm-up, free bits, input_dim ------------------------------------------------------------
 
+
 def test_kl_warmup_raises_beta_linearly_per_epoch_and_the_terms_add_up_with_the_beta_used(small):
     torch.manual_seed(0)
     model = VAE(latent_dim=2, hidden=(32,))
@@ -148,7 +155,8 @@ def test_free_bits_keep_more_kl_per_dimension_and_the_history_logs_the_true_kl(s
         kls[fb] = history.train["kl"][-1]
         for e in range(3):
             assert history.train["total"][e] == pytest.approx(
-                history.train["reconstruction"][e] + history.train["kl"][e], rel=1e-5)
+                history.train["reconstruction"][e] + history.train["kl"][e], rel=1e-5
+            )
         assert history.free_bits == fb
     assert kls[2.0] > kls[0.0]
 
@@ -174,8 +182,10 @@ def test_booleans_are_rejected_for_numeric_arguments(small, name):
         fit(VAE(hidden=(8,)), small[:64], epochs=1, progress=False, **{name: True})
 
 
-@pytest.mark.parametrize(("name", "value"), [("kl_warmup", -1), ("free_bits", -0.5),
-                                             ("free_bits", float("nan")), ("kl_warmup", 1.5)])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("kl_warmup", -1), ("free_bits", -0.5), ("free_bits", float("nan")), ("kl_warmup", 1.5)],
+)
 def test_negative_or_non_finite_warmup_and_free_bits_are_named(small, name, value):
     with pytest.raises(ValueError, match=name):
         fit(VAE(hidden=(8,)), small[:64], epochs=1, progress=False, **{name: value})

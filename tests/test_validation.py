@@ -1,5 +1,6 @@
 """No silent failure, no lost data: each class of bad input found by the black-box attack of
 issue 9 gets a clear error naming the argument (or a documented cast), one test per case."""
+
 from __future__ import annotations
 
 import subprocess
@@ -9,9 +10,25 @@ import numpy as np
 import pytest
 import torch
 
-from vae_lib import (VAE, Autoencoder, History, elbo, fit, interpolate, kl_divergence, latent_grid, load,
-                     load_mnist, log_likelihood, reconstruction_loss, reparameterize, save, slerp, validation,
-                     vae_loss)
+from vae_lib import (
+    VAE,
+    Autoencoder,
+    History,
+    elbo,
+    fit,
+    interpolate,
+    kl_divergence,
+    latent_grid,
+    load,
+    load_mnist,
+    log_likelihood,
+    reconstruction_loss,
+    reparameterize,
+    save,
+    slerp,
+    vae_loss,
+    validation,
+)
 from vae_lib.checkpoint import FORMAT, sweep_stale, write_atomic
 from vae_lib.models import build_model
 
@@ -25,6 +42,7 @@ def vae():
 
 
 # -- the validation module itself ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("bad", [True, False, 1.0, "3", None, 0, -2])
 def test_positive_int_rejects_booleans_floats_and_non_positive_values(bad):
@@ -60,9 +78,18 @@ def test_exp_limits_are_the_log_of_the_largest_float():
 
 # -- data lost: save never writes what load cannot read ------------------------------------------
 
+
 def test_save_converts_numpy_scalars_and_tensors_in_metrics_to_plain_numbers(tmp_path, vae):
-    path = save(vae, tmp_path / "m.pt", metrics={"test_elbo": np.float64(-101.5), "epochs": np.int64(3),
-                                                 "loss": torch.tensor(2.5), "curve": [np.float32(1.0)]})
+    path = save(
+        vae,
+        tmp_path / "m.pt",
+        metrics={
+            "test_elbo": np.float64(-101.5),
+            "epochs": np.int64(3),
+            "loss": torch.tensor(2.5),
+            "curve": [np.float32(1.0)],
+        },
+    )
     metrics = load(path).checkpoint_metrics
     assert metrics == {"test_elbo": -101.5, "epochs": 3, "loss": 2.5, "curve": [1.0]}
     assert type(metrics["test_elbo"]) is float and type(metrics["epochs"]) is int
@@ -84,8 +111,9 @@ def test_save_refuses_other_metric_values_before_writing(tmp_path, vae):
 
 def test_stale_temporary_files_of_a_killed_writer_are_swept_by_the_next_write(tmp_path):
     target = tmp_path / "m.pt"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     stale = tmp_path / f".m.pt.{dead.stdout.strip()}.abcd.part"
     stale.write_bytes(b"half a checkpoint")
     live = tmp_path / f".m.pt.{__import__('os').getpid()}.efgh.part"  # a writer still running
@@ -127,6 +155,7 @@ def test_a_huge_hidden_layer_is_refused_before_any_memory_is_asked_for():
 
 # -- silent wrong results: pixels ------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("bad", ["255", "nan", "negative"])
 def test_every_model_entry_point_rejects_pixels_outside_the_unit_interval_like_fit(vae, bad):
     x = torch.rand(4, 784)
@@ -136,10 +165,14 @@ def test_every_model_entry_point_rejects_pixels_outside_the_unit_interval_like_f
         x[1, 3] = float("nan")
     else:
         x[0, 0] = -0.5
-    calls = {"encode": lambda: vae.encode(x), "forward": lambda: vae(x), "elbo": lambda: elbo(vae, x),
-             "log_likelihood": lambda: log_likelihood(vae, x, k=2),
-             "ae.encode": lambda: Autoencoder(hidden=(8,)).encode(x),
-             "fit": lambda: fit(VAE(hidden=(8,)), x, epochs=1, progress=False)}
+    calls = {
+        "encode": lambda: vae.encode(x),
+        "forward": lambda: vae(x),
+        "elbo": lambda: elbo(vae, x),
+        "log_likelihood": lambda: log_likelihood(vae, x, k=2),
+        "ae.encode": lambda: Autoencoder(hidden=(8,)).encode(x),
+        "fit": lambda: fit(VAE(hidden=(8,)), x, epochs=1, progress=False),
+    }
     for name, call in calls.items():
         with pytest.raises(ValueError, match=PIXELS):
             call()
@@ -159,7 +192,7 @@ def test_reconstruction_loss_of_integer_pixels_names_the_dtype():
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float16])
 def test_other_float_dtypes_are_cast_to_the_models_dtype(vae, dtype):
     x = torch.rand(3, 784)
-    mu, logvar = vae.encode(x.to(dtype))
+    mu, _ = vae.encode(x.to(dtype))
     assert mu.dtype == torch.float32
     torch.testing.assert_close(mu, vae.encode(x)[0], atol=1e-2, rtol=1e-2)
     assert vae.decode(mu.double()).dtype == torch.float32
@@ -179,6 +212,7 @@ def test_nan_latent_codes_are_rejected_by_decode(vae):
 
 
 # -- KL and reparameterization: overflow and NaN ------------------------------------------------
+
 
 def test_a_logvar_that_overflows_exp_is_an_error_not_an_infinite_kl():
     with pytest.raises(ValueError, match=r"logvar must be <= 88.7"):
@@ -212,6 +246,7 @@ def test_a_mu_whose_square_overflows_is_rejected():
 
 # -- unbounded: elbo's memory ---------------------------------------------------------------------
 
+
 def test_elbo_is_computed_in_bounded_chunks_that_do_not_change_the_result(vae):
     x = torch.rand(1, 784)
     whole = elbo(vae, x, samples=40, seed=3)
@@ -225,6 +260,7 @@ def test_elbo_refuses_an_absurd_number_of_samples(vae):
 
 
 # -- unclear errors ----------------------------------------------------------------------------
+
 
 def test_vae_loss_of_a_plain_tuple_is_a_type_error_naming_output():
     with pytest.raises(TypeError, match="output must be what a vae_lib model's forward returns"):
