@@ -1,4 +1,5 @@
 """Moved to :mod:`vae_lib.course.plots`; this alias keeps ``vae_lib.plots`` working."""
+
 import sys as _sys
 
 from .course import plots as _module

@@ -40,6 +40,7 @@ The checks live in one module per lesson: :mod:`.reconstruction` (14-1), :mod:`.
 (14-6), each with the typical wrong variants of its exercises; :mod:`._runner` holds what they
 share (:class:`Case`, :class:`CheckResult`, the runner and the comparison helpers).
 """
+
 from ._runner import (
     FAIL,
     PASS,
@@ -52,19 +53,44 @@ from ._runner import (
     grading,
     run_check,
 )
-from .capstone import check_capstone, check_regression_direction  # noqa: F401  (lesson 14-8)
+from .capstone import check_capstone, check_regression_direction
 from .elbo import LOG_2PI, check_elbo_1d, check_gaussian_log_density
 from .kl import check_kl, check_kl_monte_carlo
-from .lessons2 import check_exp_gradient, check_first_collapse, check_kl_general, check_training_step  # noqa: F401  (lessons 14-4, 14-5)
-from .practice import check_activity, check_free_bits  # noqa: F401  (lesson 14-7)
+from .lessons2 import check_exp_gradient, check_first_collapse, check_kl_general, check_training_step
+from .practice import check_activity, check_free_bits
 from .reconstruction import check_reconstruction_loss
 from .reparameterize import check_reparameterize, check_score_function_gradient
 from .slerp import check_slerp
 from .vae_loss import check_vae_loss, check_worked_example
 
 __all__ = [
-    "Case", "CheckResult", "CheckFailed", "CheckSpec", "ValueCase", "run_check", "grading", "finish",
-    "check_reconstruction_loss", "check_gaussian_log_density", "check_elbo_1d", "check_vae_loss",
-    "check_worked_example", "check_kl", "check_kl_monte_carlo", "check_reparameterize",
-    "check_score_function_gradient", "check_slerp",
+    "FAIL",
+    "PASS",
+    "LOG_2PI",
+    "check_free_bits",
+    "check_activity",
+    "check_training_step",
+    "check_kl_general",
+    "check_first_collapse",
+    "check_exp_gradient",
+    "check_regression_direction",
+    "check_capstone",
+    "Case",
+    "CheckResult",
+    "CheckFailed",
+    "CheckSpec",
+    "ValueCase",
+    "run_check",
+    "grading",
+    "finish",
+    "check_reconstruction_loss",
+    "check_gaussian_log_density",
+    "check_elbo_1d",
+    "check_vae_loss",
+    "check_worked_example",
+    "check_kl",
+    "check_kl_monte_carlo",
+    "check_reparameterize",
+    "check_score_function_gradient",
+    "check_slerp",
 ]

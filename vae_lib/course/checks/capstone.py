@@ -27,7 +27,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from ...losses import kl_divergence as _kl
+from ...losses import kl_divergence
 from ._runner import Case, CheckResult, finish
 
 # A correct MyVAE (784-400-20, Adam lr 1e-3, batch 100) reaches about -185 nats after one
@@ -46,13 +46,13 @@ def _report(name: str, cases: list[Case], verbose: bool) -> CheckResult:
 
 def _reference_loss(logits, x, mu, logvar) -> torch.Tensor:
     rec = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
-    return (rec + _kl(mu, logvar)).mean()
+    return (rec + kl_divergence(mu, logvar)).mean()
 
 
 def _loss_hint(value: float, logits, x, mu, logvar) -> str:
     """The hint for the first typical wrong loss that ``value`` matches."""
     rec = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
-    kl = _kl(mu, logvar)
+    kl = kl_divergence(mu, logvar)
     p = torch.sigmoid(logits).clamp(1e-7, 1 - 1e-7)
     variants = [
         ("your loss is the batch SUM: average the per-image values over the batch", (rec + kl).sum()),
@@ -104,7 +104,7 @@ def reference_elbo(model, images: torch.Tensor, seed: int = 0) -> float:
     mu, logvar = model.encode(images)
     z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=gen)
     rec = F.binary_cross_entropy_with_logits(model.decode(z), images, reduction="none").sum(-1)
-    return -(rec + _kl(mu, logvar)).mean().item()
+    return -(rec + kl_divergence(mu, logvar)).mean().item()
 
 
 def check_capstone(

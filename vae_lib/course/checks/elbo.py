@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import torch
 
+from ...losses import LOG_2PI
 from ...losses import kl_divergence as _kl_reference
 from ._runner import (
     CheckResult,
@@ -25,8 +26,6 @@ from ._runner import (
     _randn,
     _run,
 )
-
-LOG_2PI = math.log(2 * math.pi)
 
 
 def check_gaussian_log_density(fn: Callable, verbose: bool = True) -> CheckResult:

@@ -11,10 +11,11 @@ Both compare with an independent reference (``torch.distributions`` for the KL, 
 through a closed form and a Monte Carlo pathwise estimate for the gradient) and name the
 typical wrong variants in their hints; they never print the solution.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch.distributions import Normal
@@ -43,18 +44,24 @@ def check_kl_general(fn: Callable, verbose: bool = True) -> CheckResult:
 
     def variants(m1, v1, m2, v2):
         return [
-            ("the arguments are variances: do not square them again",
-             0.5 * (v1 ** 2 / v2 ** 2 + (m1 - m2) ** 2 / v2 ** 2 - 1 + torch.log(v2 ** 2 / v1 ** 2))),
-            ("the log term is log(var2 / var1), not log(var1 / var2)",
-             0.5 * (v1 / v2 + (m1 - m2) ** 2 / v2 - 1 + torch.log(v1 / v2))),
-            ("the squared difference of the means is divided by var2, the variance of the second Gaussian",
-             0.5 * (v1 / v2 + (m1 - m2) ** 2 / v1 - 1 + torch.log(v2 / v1))),
-            ("that is KL(p ‖ q), the other direction: the expectation is under the first Gaussian",
-             0.5 * (v2 / v1 + (m1 - m2) ** 2 / v1 - 1 + torch.log(v1 / v2))),
-            ("did you forget the factor 1/2?",
-             (v1 / v2 + (m1 - m2) ** 2 / v2 - 1 + torch.log(v2 / v1))),
-            ("did you forget the -1?",
-             0.5 * (v1 / v2 + (m1 - m2) ** 2 / v2 + torch.log(v2 / v1))),
+            (
+                "the arguments are variances: do not square them again",
+                0.5 * (v1**2 / v2**2 + (m1 - m2) ** 2 / v2**2 - 1 + torch.log(v2**2 / v1**2)),
+            ),
+            (
+                "the log term is log(var2 / var1), not log(var1 / var2)",
+                0.5 * (v1 / v2 + (m1 - m2) ** 2 / v2 - 1 + torch.log(v1 / v2)),
+            ),
+            (
+                "the squared difference of the means is divided by var2, the variance of the second Gaussian",
+                0.5 * (v1 / v2 + (m1 - m2) ** 2 / v1 - 1 + torch.log(v2 / v1)),
+            ),
+            (
+                "that is KL(p ‖ q), the other direction: the expectation is under the first Gaussian",
+                0.5 * (v2 / v1 + (m1 - m2) ** 2 / v1 - 1 + torch.log(v1 / v2)),
+            ),
+            ("did you forget the factor 1/2?", (v1 / v2 + (m1 - m2) ** 2 / v2 - 1 + torch.log(v2 / v1))),
+            ("did you forget the -1?", 0.5 * (v1 / v2 + (m1 - m2) ** 2 / v2 + torch.log(v2 / v1))),
         ]
 
     def case(m1, v1, m2, v2):
@@ -63,16 +70,27 @@ def check_kl_general(fn: Callable, verbose: bool = True) -> CheckResult:
             out = _as_tensor(_call(fn, *[a.clone() for a in args]), "your KL")
             ref = reference(*args)
             if out.shape != ref.shape:
-                raise _Failure(f"your KL has shape {list(out.shape)}, expected {list(ref.shape)}.",
-                               "compute elementwise with tensor operations (torch.log, not math.log)")
+                raise _Failure(
+                    f"your KL has shape {list(out.shape)}, expected {list(ref.shape)}.",
+                    "compute elementwise with tensor operations (torch.log, not math.log)",
+                )
             got = out.detach().double()
             if torch.allclose(got, ref, rtol=1e-8, atol=1e-10):
                 return
-            hint = next((h for h, v in variants(*args)
-                         if v.shape == got.shape and torch.allclose(got, v, rtol=1e-6, atol=1e-9)), None)
+            hint = next(
+                (
+                    h
+                    for h, v in variants(*args)
+                    if v.shape == got.shape and torch.allclose(got, v, rtol=1e-6, atol=1e-9)
+                ),
+                None,
+            )
             worst = float((got - ref).abs().max())
-            raise _Failure(f"your KL is off by up to {worst:.3g} nats.",
-                           hint or "start from E_q[log q(z) - log p(z)] with E_q[(z - mu2)^2] = var1 + (mu1 - mu2)^2")
+            raise _Failure(
+                f"your KL is off by up to {worst:.3g} nats.",
+                hint or "start from E_q[log q(z) - log p(z)] with E_q[(z - mu2)^2] = var1 + (mu1 - mu2)^2",
+            )
+
         return body
 
     cases = [
@@ -100,7 +118,7 @@ def check_exp_gradient(fn: Callable, verbose: bool = True) -> CheckResult:
         lv = _t(logvar).requires_grad_()
         eps = torch.randn(n, dtype=_F64, generator=torch.Generator().manual_seed(seed))
         values = torch.exp(m + torch.exp(0.5 * lv) * eps)
-        g_mu = values.detach()                                   # d/dmu of exp(z) per sample
+        g_mu = values.detach()  # d/dmu of exp(z) per sample
         g_lv = values.detach() * 0.5 * torch.exp(0.5 * lv.detach()) * eps  # d/dlogvar per sample
         return ((g_mu.mean(), g_mu.std() / math.sqrt(n)), (g_lv.mean(), g_lv.std() / math.sqrt(n)))
 
@@ -119,18 +137,23 @@ def check_exp_gradient(fn: Callable, verbose: bool = True) -> CheckResult:
                     hint = "E[exp(z)] is not exp(mu): z varies around mu, and exp is convex"
                 elif abs(got[0] - math.exp(mu + math.exp(logvar / 2) / 2)) < 1e-6:
                     hint = "E[exp(z)] = exp(mu + σ²/2): the variance, not the standard deviation"
-                raise _Failure(f"your d/dmu is {got[0]:.6g}; the measured gradient is {float(m_mu):.6g} "
-                               f"± {float(se_mu):.2g}.",
-                               hint or "write E[exp(z)] in closed form first, then differentiate it")
+                raise _Failure(
+                    f"your d/dmu is {got[0]:.6g}; the measured gradient is {float(m_mu):.6g} "
+                    f"± {float(se_mu):.2g}.",
+                    hint or "write E[exp(z)] in closed form first, then differentiate it",
+                )
             if abs(got[1] - float(m_lv)) > 5 * float(se_lv) + 1e-9:
                 hint = None
                 if abs(got[1] - mean / 2) < 1e-6 * mean:
                     hint = "dσ²/dlogvar = σ², so the chain rule gives a factor σ²/2, not 1/2"
                 elif abs(got[1] - mean * var) < 1e-6 * mean * max(var, 1):
                     hint = "d/dσ² of exp(mu + σ²/2) has a factor 1/2"
-                raise _Failure(f"your d/dlogvar is {got[1]:.6g}; the measured gradient is {float(m_lv):.6g} "
-                               f"± {float(se_lv):.2g}.",
-                               hint or "differentiate with respect to logvar = log σ²: dσ²/dlogvar = σ²")
+                raise _Failure(
+                    f"your d/dlogvar is {got[1]:.6g}; the measured gradient is {float(m_lv):.6g} "
+                    f"± {float(se_lv):.2g}.",
+                    hint or "differentiate with respect to logvar = log σ²: dσ²/dlogvar = σ²",
+                )
+
         return body
 
     cases = [
@@ -184,25 +207,38 @@ def check_training_step(fn: Callable, verbose: bool = True) -> CheckResult:
             raise _Failure("return the loss of the step as a number (loss.item()).", None)
         if same(model, ref):
             if not all(abs(float(a) - b) < 1e-4 * (1 + abs(b)) for a, b in zip(losses, ref_losses)):
-                raise _Failure("the parameters are right but the returned losses are not the step's loss.",
-                               "return the loss computed before the update")
+                raise _Failure(
+                    "the parameters are right but the returned losses are not the step's loss.",
+                    "return the loss computed before the update",
+                )
             return
         variants = [
-            ("the encoder gets no gradient from the reconstruction term: z must stay connected to mu and logvar "
-             "(no .detach(), no torch.normal)", dict(detach=True)),
-            ("gradients add up from step to step: clear them before each backward pass",
-             dict(zero_grad=False)),
-            ("two bugs: old gradients are never cleared, and z is cut off from the encoder",
-             dict(zero_grad=False, detach=True)),
+            (
+                "the encoder gets no gradient from the reconstruction term: z must stay connected to mu and logvar "
+                "(no .detach(), no torch.normal)",
+                dict(detach=True),
+            ),
+            (
+                "gradients add up from step to step: clear them before each backward pass",
+                dict(zero_grad=False),
+            ),
+            (
+                "two bugs: old gradients are never cleared, and z is cut off from the encoder",
+                dict(zero_grad=False, detach=True),
+            ),
             ("the loss is reconstruction + KL: the KL term is missing", dict(kl=False)),
         ]
         for hint, kw in variants:
             other, _ = run(lambda m, x, o, g, kw=kw: reference_step(m, x, o, g, **kw))
             if same(model, other):
-                raise _Failure("after three steps your parameters differ from a correct training step's.", hint)
-        raise _Failure("after three steps your parameters differ from a correct training step's.",
-                       "encode, z = reparameterize(mu, logvar, generator=generator), decode, loss = mean "
-                       "reconstruction + mean KL; zero the gradients, backward, step")
+                raise _Failure(
+                    "after three steps your parameters differ from a correct training step's.", hint
+                )
+        raise _Failure(
+            "after three steps your parameters differ from a correct training step's.",
+            "encode, z = reparameterize(mu, logvar, generator=generator), decode, loss = mean "
+            "reconstruction + mean KL; zero the gradients, backward, step",
+        )
 
     return _run(name, [("three training steps of a small VAE", body)], verbose)
 
@@ -233,15 +269,23 @@ def check_first_collapse(fn: Callable, verbose: bool = True) -> CheckResult:
                 hint = "the smallest beta: look at the betas in increasing order (the dict may not be sorted)"
             elif beta is not None and wanted_beta is None:
                 hint = "no dimension is below the threshold here: return (None, 0)"
-            raise _Failure(f"you returned ({beta}, {n}), expected ({wanted_beta}, {expected[1]}).",
-                           hint or "a dimension has collapsed when its KL is below the threshold")
+            raise _Failure(
+                f"you returned ({beta}, {n}), expected ({wanted_beta}, {expected[1]}).",
+                hint or "a dimension has collapsed when its KL is below the threshold",
+            )
+
         return body
 
     t = torch.tensor
     cases = [
-        ("the third beta collapses one dimension",
-         case({1: t([2.0, 0.5, 0.3]), 2: t([1.5, 0.2, 0.05]), 4: t([1.0, 0.1, 0.004])}, (4, 1))),
-        ("an unsorted dict", case({8: t([0.5, 0.001, 0.002]), 2: t([1.0, 0.3, 0.2]), 4: t([0.8, 0.2, 0.005])}, (4, 1))),
+        (
+            "the third beta collapses one dimension",
+            case({1: t([2.0, 0.5, 0.3]), 2: t([1.5, 0.2, 0.05]), 4: t([1.0, 0.1, 0.004])}, (4, 1)),
+        ),
+        (
+            "an unsorted dict",
+            case({8: t([0.5, 0.001, 0.002]), 2: t([1.0, 0.3, 0.2]), 4: t([0.8, 0.2, 0.005])}, (4, 1)),
+        ),
         ("two dimensions collapse at once", case({0.5: t([1.0, 1.0]), 16: t([0.003, 0.008])}, (16, 2))),
         ("no collapse at all", case({1: t([1.0, 0.5]), 2: t([0.9, 0.4])}, (None, 0))),
         ("a threshold of 0.1", case({1: t([1.0, 0.05]), 2: t([0.9, 0.01])}, (1, 1), threshold=0.1)),

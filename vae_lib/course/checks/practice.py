@@ -3,6 +3,7 @@
 :func:`check_activity` checks ``fn(mu)`` -> A_j = Var_x(mu_j), one value per latent dimension;
 :func:`check_free_bits` checks ``fn(mu, logvar, lam)`` -> sum_j max(lam, mean_n KL_nj).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -28,25 +29,36 @@ def check_activity(fn: Callable, verbose: bool = True) -> CheckResult:
         out = _call(fn, mu.clone())
         ref0, ref1 = mu.var(0, correction=0), mu.var(0, correction=1)
         variants = [
-            ("you took the variance over the latent dimensions (dim=1); A_j is a variance over the images "
-             "(dim=0), one value per dimension", mu.var(1, correction=0)),
-            ("you took the variance over the latent dimensions (dim=1); A_j is a variance over the images "
-             "(dim=0), one value per dimension", mu.var(1, correction=1)),
+            (
+                "you took the variance over the latent dimensions (dim=1); A_j is a variance over the images "
+                "(dim=0), one value per dimension",
+                mu.var(1, correction=0),
+            ),
+            (
+                "you took the variance over the latent dimensions (dim=1); A_j is a variance over the images "
+                "(dim=0), one value per dimension",
+                mu.var(1, correction=1),
+            ),
             ("this is the standard deviation: A_j is the variance (no square root)", mu.std(0, correction=0)),
             ("this is the standard deviation: A_j is the variance (no square root)", mu.std(0, correction=1)),
-            ("this is the mean of mu^2: subtract the mean over the images first (a variance is centred)",
-             mu.pow(2).mean(0)),
+            (
+                "this is the mean of mu^2: subtract the mean over the images first (a variance is centred)",
+                mu.pow(2).mean(0),
+            ),
             ("this is the mean of mu over the images; A_j is how much mu_j varies over them", mu.mean(0)),
         ]
+
         def hint(o):
             return "return one value per latent dimension, shape [d]: a variance over the images (dim=0)"
 
         try:
-            return _expect(out, ref0, variants=variants, rtol=rtol, atol=atol, what="your activity",
-                           shape_hint=hint)
+            return _expect(
+                out, ref0, variants=variants, rtol=rtol, atol=atol, what="your activity", shape_hint=hint
+            )
         except _Failure:  # the variance that divides by N - 1 is right too
-            return _expect(out, ref1, variants=variants, rtol=rtol, atol=atol, what="your activity",
-                           shape_hint=hint)
+            return _expect(
+                out, ref1, variants=variants, rtol=rtol, atol=atol, what="your activity", shape_hint=hint
+            )
 
     def random():
         compare(_randn(500, 6, seed=141) * torch.tensor([2.0, 1.0, 0.5, 0.1, 0.01, 0.0]) + 0.3)
@@ -56,8 +68,11 @@ def check_activity(fn: Callable, verbose: bool = True) -> CheckResult:
         mu[:, 1] = 0.8  # ignores x, but not at the prior mean
         out = compare(mu)
         if abs(float(out[1])) > 1e-6:
-            raise _Failure("a dimension whose mean is the same for every image must have activity 0, "
-                           f"yours is {float(out[1]):.4g}.", "A_j measures how mu_j varies over the images")
+            raise _Failure(
+                "a dimension whose mean is the same for every image must have activity 0, "
+                f"yours is {float(out[1]):.4g}.",
+                "A_j measures how mu_j varies over the images",
+            )
 
     def shape_batch():
         compare(_randn(7, 20, seed=143))
@@ -66,8 +81,9 @@ def check_activity(fn: Callable, verbose: bool = True) -> CheckResult:
         mu = _randn(50, 4, seed=144, dtype=torch.float64)
         out = compare(mu, rtol=1e-8, atol=1e-10)
         if out.dtype != torch.float64:
-            raise _Failure(f"your activity has dtype {out.dtype} for float64 inputs.",
-                           "let the dtype follow mu")
+            raise _Failure(
+                f"your activity has dtype {out.dtype} for float64 inputs.", "let the dtype follow mu"
+            )
 
     cases = [
         ("6 dimensions of different spread, 500 images", random),
@@ -92,25 +108,39 @@ def check_free_bits(fn: Callable, verbose: bool = True) -> CheckResult:
     def variants(mu, logvar, lam):
         kl = _kl_elements(mu, logvar)
         return [
-            ("this is the plain KL without the allowance lam: take max(lam, KL_j) per dimension",
-             kl.mean(0).sum()),
-            ("you clamped each image's KL_nj before averaging: free bits clamps the batch average KL_j of "
-             "each dimension (so the encoder may spend more on one image and less on another)",
-             kl.clamp(min=lam).mean(0).sum()),
-            ("you clamped the total KL: free bits gives each latent dimension its own allowance lam",
-             kl.sum(1).mean().clamp(min=lam)),
-            ("this is min(lam, KL_j): below lam the term should stay at lam (no pressure), above it "
-             "follow KL_j",
-             kl.mean(0).clamp(max=lam).sum()),
+            (
+                "this is the plain KL without the allowance lam: take max(lam, KL_j) per dimension",
+                kl.mean(0).sum(),
+            ),
+            (
+                "you clamped each image's KL_nj before averaging: free bits clamps the batch average KL_j of "
+                "each dimension (so the encoder may spend more on one image and less on another)",
+                kl.clamp(min=lam).mean(0).sum(),
+            ),
+            (
+                "you clamped the total KL: free bits gives each latent dimension its own allowance lam",
+                kl.sum(1).mean().clamp(min=lam),
+            ),
+            (
+                "this is min(lam, KL_j): below lam the term should stay at lam (no pressure), above it "
+                "follow KL_j",
+                kl.mean(0).clamp(max=lam).sum(),
+            ),
             ("you summed over the batch: KL_j is a mean over the images", kl.sum(0).clamp(min=lam).sum()),
         ]
 
     def compare(mu, logvar, lam, rtol=1e-5, atol=1e-6):
         out = _call(fn, mu, logvar, lam)
         mu, logvar = mu.detach(), logvar.detach()
-        _expect(out.detach() if isinstance(out, torch.Tensor) else out, reference(mu, logvar, lam),
-                variants=variants(mu, logvar, lam), rtol=rtol, atol=atol, what="your free-bits KL",
-                shape_hint=lambda o: "return one number: the sum over the dimensions of max(lam, KL_j)")
+        _expect(
+            out.detach() if isinstance(out, torch.Tensor) else out,
+            reference(mu, logvar, lam),
+            variants=variants(mu, logvar, lam),
+            rtol=rtol,
+            atol=atol,
+            what="your free-bits KL",
+            shape_hint=lambda o: "return one number: the sum over the dimensions of max(lam, KL_j)",
+        )
         return out
 
     def data(seed, n=64, d=5):
@@ -138,8 +168,10 @@ def check_free_bits(fn: Callable, verbose: bool = True) -> CheckResult:
         logvar.requires_grad_(True)
         out = compare(mu, logvar, 0.5)
         if not isinstance(out, torch.Tensor):
-            raise _Failure("your result is a plain number, cut off from autograd (training needs it).",
-                           "return the tensor itself (no .item() or float(...))")
+            raise _Failure(
+                "your result is a plain number, cut off from autograd (training needs it).",
+                "return the tensor itself (no .item() or float(...))",
+            )
         grads = _backward(out, {"mu": mu, "logvar": logvar})
         kl_j = _kl_elements(mu.detach(), logvar.detach()).mean(0)
         below = kl_j < 0.5
@@ -147,12 +179,15 @@ def check_free_bits(fn: Callable, verbose: bool = True) -> CheckResult:
         if g is None:
             raise _Failure("no gradient reached mu.", "use torch operations all the way")
         if bool(below.any()) and float(g[:, below].abs().max()) > 1e-7:
-            raise _Failure("dimensions with KL_j below lam still get a KL gradient: the point of free bits "
-                           "is that they do not.",
-                           "max(lam, KL_j) is flat in KL_j where KL_j < lam (torch.clamp)")
+            raise _Failure(
+                "dimensions with KL_j below lam still get a KL gradient: the point of free bits "
+                "is that they do not.",
+                "max(lam, KL_j) is flat in KL_j where KL_j < lam (torch.clamp)",
+            )
         if float(g[:, ~below].abs().max()) == 0:
-            raise _Failure("dimensions with KL_j above lam get no gradient.",
-                           "above lam the term is KL_j itself")
+            raise _Failure(
+                "dimensions with KL_j above lam get no gradient.", "above lam the term is KL_j itself"
+            )
 
     cases = [
         ("lam = 0 gives the plain KL", lam_zero),

@@ -102,7 +102,10 @@ def check_vae_loss(fn: Callable, verbose: bool = True) -> CheckResult:
 
     def kl_variants(mu, logvar):
         per = _kl_reference(mu.detach().double(), logvar.detach().double())
-        return [("your loss is the batch SUM: average over the batch", per.sum()), *_kl_variants(mu, logvar, reduce=lambda t: t.mean())]
+        return [
+            ("your loss is the batch SUM: average over the batch", per.sum()),
+            *_kl_variants(mu, logvar, reduce=lambda t: t.mean()),
+        ]
 
     def compare(logits, x, mu, logvar, beta, rtol=1e-5, atol=1e-5):
         total_ref, rec_ref, kl_ref = (
@@ -118,12 +121,13 @@ def check_vae_loss(fn: Callable, verbose: bool = True) -> CheckResult:
             import itertools
 
             for perm in itertools.permutations(range(3)):
-                if perm != (0, 1, 2) and all(_close(got[i], refs[j], rtol, atol) for i, j in enumerate(perm)):
-                    if len({round(float(r), 6) for r in refs}) == 3:
-                        raise _Failure(
-                            "your three values are right but in the wrong order.",
-                            "return them in the order (total, reconstruction, kl)",
-                        )
+                distinct = len({round(float(r), 6) for r in refs}) == 3
+                permuted = all(_close(got[i], refs[j], rtol, atol) for i, j in enumerate(perm))
+                if perm != (0, 1, 2) and distinct and permuted:
+                    raise _Failure(
+                        "your three values are right but in the wrong order.",
+                        "return them in the order (total, reconstruction, kl)",
+                    )
         if not ok[1]:
             raise _Failure(
                 f"your reconstruction term is {float(got[1]):.6g}, which is not right.",
