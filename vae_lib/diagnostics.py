@@ -12,6 +12,7 @@ from the encoder, prior p(z) = N(0, I), d latent dimensions, N images x_1..x_N, 
 - :func:`elbo_surgery`: average KL = I(x; z) + KL(q(z) || p(z)), with q(z) the aggregate
   posterior (1/N) sum_n q(z|x_n) of the images given (Hoffman & Johnson, 2016).
 """
+
 from __future__ import annotations
 
 import math
@@ -21,11 +22,18 @@ import torch
 
 from . import validation
 from .data import to_tensor
-from .losses import LOG_2PI, reconstruction_loss
+from .losses import LOG_2PI, kl_divergence, reconstruction_loss
 from .models import VAE, evaluating
 
-__all__ = ["ActiveUnits", "RefinedPosterior", "ElboSurgery", "active_units", "refine_posterior",
-           "elbo_surgery", "aggregate_log_density"]
+__all__ = [
+    "ActiveUnits",
+    "RefinedPosterior",
+    "ElboSurgery",
+    "active_units",
+    "refine_posterior",
+    "elbo_surgery",
+    "aggregate_log_density",
+]
 
 
 # --------------------------------------------------------------------------- argument checks
@@ -33,8 +41,9 @@ __all__ = ["ActiveUnits", "RefinedPosterior", "ElboSurgery", "active_units", "re
 
 def _check_vae(model) -> None:
     if not isinstance(model, VAE):
-        raise TypeError("model must be a vae_lib.VAE (the diagnostics need q(z|x)),"
-                        f" got {type(model).__name__}")
+        raise TypeError(
+            f"model must be a vae_lib.VAE (the diagnostics need q(z|x)), got {type(model).__name__}"
+        )
 
 
 def _check_int(value, name: str, low: int = 1) -> int:
@@ -62,11 +71,6 @@ def _images(model: VAE, x) -> torch.Tensor:
     if len(x) == 0:
         raise ValueError("x must hold at least one image, got 0")
     return x
-
-
-def _kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, diag exp(logvar)) || N(0, I)) per row: 1/2 sum_j (mu_j^2 + sigma_j^2 - log sigma_j^2 - 1)."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(-1)
 
 
 @torch.no_grad()
@@ -116,9 +120,11 @@ class ActiveUnits:
 
     def __repr__(self) -> str:
         d = len(self.activity)
-        return (f"ActiveUnits({self.count} of {d} active by activity > {self.threshold:g},"
-                f" {self.kl_count} by KL > {self.threshold:g} nats;"
-                f" total KL {self.kl_per_dim.sum():.2f} nats)")
+        return (
+            f"ActiveUnits({self.count} of {d} active by activity > {self.threshold:g},"
+            f" {self.kl_count} by KL > {self.threshold:g} nats;"
+            f" total KL {self.kl_per_dim.sum():.2f} nats)"
+        )
 
 
 def active_units(model: VAE, x, threshold: float = 0.01) -> ActiveUnits:
@@ -174,8 +180,10 @@ class RefinedPosterior:
         return self.elbo - self.encoder_elbo
 
     def __repr__(self) -> str:
-        return (f"RefinedPosterior({len(self.elbo)} images: mean ELBO {self.elbo.mean():.2f} nats,"
-                f" encoder's {self.encoder_elbo.mean():.2f})")
+        return (
+            f"RefinedPosterior({len(self.elbo)} images: mean ELBO {self.elbo.mean():.2f} nats,"
+            f" encoder's {self.encoder_elbo.mean():.2f})"
+        )
 
 
 def _log_px_z(model: VAE, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -185,16 +193,18 @@ def _log_px_z(model: VAE, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     return -reconstruction_loss(logits, x.expand(s, -1, -1), model.likelihood)
 
 
-def _elbo_estimate(model: VAE, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
-                   eps: torch.Tensor) -> torch.Tensor:
+def _elbo_estimate(
+    model: VAE, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor
+) -> torch.Tensor:
     """ELBO per image with the noise ``eps`` [S, N, d]: exact KL, Monte Carlo reconstruction."""
     z = mu + torch.exp(0.5 * logvar) * eps
-    return _log_px_z(model, x, z).mean(0) - _kl(mu, logvar)
+    return _log_px_z(model, x, z).mean(0) - kl_divergence(mu, logvar)
 
 
 @torch.no_grad()
-def _final_bounds(model, x, mu, logvar, samples, generator,
-                  max_elements=2**22) -> tuple[torch.Tensor, torch.Tensor]:
+def _final_bounds(
+    model, x, mu, logvar, samples, generator, max_elements=2**22
+) -> tuple[torch.Tensor, torch.Tensor]:
     """ELBO and L_k (k = ``samples``) per image from the same draws, in chunks of images.
 
     L_k = log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i),  z_i ~ q  (Burda et al., 2015).
@@ -205,16 +215,23 @@ def _final_bounds(model, x, mu, logvar, samples, generator,
         m, lv = mu[sl], logvar[sl]
         eps = torch.randn(samples, len(sl), mu.shape[1], generator=generator, device=x.device)
         z = m + torch.exp(0.5 * lv) * eps
-        log_px_z = _log_px_z(model, x[sl], z)                               # [S, n]
-        elbos.append(log_px_z.mean(0) - _kl(m, lv))
+        log_px_z = _log_px_z(model, x[sl], z)  # [S, n]
+        elbos.append(log_px_z.mean(0) - kl_divergence(m, lv))
         log_pz = _log_normal(z, torch.zeros_like(m), torch.zeros_like(lv))
         log_w = log_px_z + log_pz - _log_normal(z, m, lv)
         iws.append(torch.logsumexp(log_w, 0) - math.log(samples))
     return torch.cat(elbos), torch.cat(iws)
 
 
-def refine_posterior(model: VAE, x, steps: int = 300, lr: float = 0.05, samples: int = 10,
-                     generator: torch.Generator | None = None, eval_samples: int = 500) -> RefinedPosterior:
+def refine_posterior(
+    model: VAE,
+    x,
+    steps: int = 300,
+    lr: float = 0.05,
+    samples: int = 10,
+    generator: torch.Generator | None = None,
+    eval_samples: int = 500,
+) -> RefinedPosterior:
     """Optimise a diagonal Gaussian q(z) = N(mu, diag exp(logvar)) for each image separately.
 
     The encoder gives every image its q(z|x) in one pass (amortised inference); here each
@@ -257,7 +274,7 @@ def refine_posterior(model: VAE, x, steps: int = 300, lr: float = 0.05, samples:
                 p.requires_grad_(False)
             optimizer = torch.optim.Adam([mu, logvar], lr=lr)
             # the step size falls linearly to 0: late steps average out the Monte Carlo noise
-            schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: 1 - t / steps)
+            schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: 1 - t / max(steps, 1))
             for _ in range(steps):
                 eps = torch.randn(samples, *mu.shape, generator=generator, device=device)
                 # each image's loss depends only on its own (mu, logvar): summing keeps them separate
@@ -274,8 +291,9 @@ def refine_posterior(model: VAE, x, steps: int = 300, lr: float = 0.05, samples:
         elbo, iw = _final_bounds(model, x, mu, logvar, eval_samples, generator)
         generator.set_state(state)  # the same eps for both: a paired comparison
         encoder_elbo, encoder_iw = _final_bounds(model, x, mu0, logvar0, eval_samples, generator)
-    return RefinedPosterior(mu.cpu(), logvar.cpu(), elbo.cpu(), encoder_elbo.cpu(), iw.cpu(),
-                            encoder_iw.cpu())
+    return RefinedPosterior(
+        mu.cpu(), logvar.cpu(), elbo.cpu(), encoder_elbo.cpu(), iw.cpu(), encoder_iw.cpu()
+    )
 
 
 # --------------------------------------------------------------------------- ELBO surgery
@@ -303,13 +321,16 @@ class ElboSurgery:
         return math.log(self.n)
 
     def __repr__(self) -> str:
-        return (f"ElboSurgery(average KL {self.average_kl:.3f} = I(x;z) {self.mutual_information:.3f}"
-                f" + KL(q(z)||p(z)) {self.marginal_kl:.3f} nats, each +- {self.stderr:.3f}; N = {self.n})")
+        return (
+            f"ElboSurgery(average KL {self.average_kl:.3f} = I(x;z) {self.mutual_information:.3f}"
+            f" + KL(q(z)||p(z)) {self.marginal_kl:.3f} nats, each +- {self.stderr:.3f}; N = {self.n})"
+        )
 
 
 @torch.no_grad()
-def elbo_surgery(model: VAE, x, samples: int = 10, generator: torch.Generator | None = None,
-                 max_elements: int = 2**24) -> ElboSurgery:
+def elbo_surgery(
+    model: VAE, x, samples: int = 10, generator: torch.Generator | None = None, max_elements: int = 2**24
+) -> ElboSurgery:
     """Split the average KL into I(x; z) and KL(q(z) || p(z)) (Hoffman & Johnson, 2016).
 
     With the N images as the data distribution (each with probability 1/N) and the aggregate
@@ -340,20 +361,20 @@ def elbo_surgery(model: VAE, x, samples: int = 10, generator: torch.Generator | 
         generator = torch.Generator(device=device).manual_seed(0)
     mu, logvar = (t.double() for t in _encode_all(model, x))
     d = mu.shape[1]
-    average_kl = _kl(mu, logvar)                                        # [N], exact
+    average_kl = kl_divergence(mu, logvar)  # [N], exact
     eps = torch.randn(samples, n, d, generator=generator, device=device, dtype=torch.float64)
-    z = (mu + torch.exp(0.5 * logvar) * eps).reshape(-1, d)             # [S*N, d], row s*N + n
+    z = (mu + torch.exp(0.5 * logvar) * eps).reshape(-1, d)  # [S*N, d], row s*N + n
     log_q_own = _log_normal(z, mu.repeat(samples, 1), logvar.repeat(samples, 1))
-    inv_var = torch.exp(-logvar)                                        # [N, d]
-    const = -0.5 * (d * LOG_2PI + logvar.sum(1))                        # [N]
-    log_q_agg = []
+    inv_var = torch.exp(-logvar)  # [N, d]
+    const = -0.5 * (d * LOG_2PI + logvar.sum(1))  # [N]
+    log_q_agg_parts: list[torch.Tensor] = []
     rows = max(1, max_elements // (n * d))
     for zc in z.split(rows):
         # log q(z|x_m) for every z in the chunk and every m: [rows, N]
-        quad = (zc.pow(2) @ inv_var.T - 2 * zc @ (mu * inv_var).T + (mu.pow(2) * inv_var).sum(1))
-        log_q_agg.append(torch.logsumexp(const - 0.5 * quad, dim=1) - math.log(n))
-    log_q_agg = torch.cat(log_q_agg)
-    per_image = (log_q_own - log_q_agg).reshape(samples, n).mean(0)    # [N]
+        quad = zc.pow(2) @ inv_var.T - 2 * zc @ (mu * inv_var).T + (mu.pow(2) * inv_var).sum(1)
+        log_q_agg_parts.append(torch.logsumexp(const - 0.5 * quad, dim=1) - math.log(n))
+    log_q_agg = torch.cat(log_q_agg_parts)
+    per_image = (log_q_own - log_q_agg).reshape(samples, n).mean(0)  # [N]
     mi = per_image.mean().item()
     stderr = (per_image.std() / math.sqrt(n)).item()
     avg = average_kl.mean().item()
