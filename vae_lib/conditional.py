@@ -178,7 +178,7 @@ def conditional_elbo(
     with evaluating(model):
         for xb, yb in zip(images.split(batch_size), labels.split(batch_size)):
             mu, logvar = model.encode(xb, yb)
-            rec = 0.0
+            rec: torch.Tensor | float = 0.0
             for _ in range(samples):
                 z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=gen)
                 rec = rec + reconstruction_loss(model.decode(z, yb), xb)

@@ -77,6 +77,11 @@ class LatentDiffusion(nn.Module):
     """DDPM on d-dimensional codes (lesson 14-8): ``fit(codes)``, ``sample(n) -> codes [n, d]``."""
 
     kind = "latent-diffusion"
+    # buffers registered in __init__ (declared so that type checkers see tensors, not Module)
+    betas: torch.Tensor
+    alpha_bars: torch.Tensor
+    shift: torch.Tensor
+    scale: torch.Tensor
 
     def __init__(
         self,

@@ -36,12 +36,13 @@ import json
 import math
 import struct
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
 
 from ..checkpoint import write_atomic
-from ..models import LatentModel as _LatentModel
+from ..models import LatentModel
 
 __all__ = [
     "FORMAT",
@@ -91,7 +92,7 @@ EXPLORER_COLOURS = (
 )
 
 
-def weights_sha256(model: _LatentModel) -> str:
+def weights_sha256(model: LatentModel) -> str:
     """SHA-256 of a model's weights, independent of how the checkpoint file was written.
 
     Hashes, for every entry of ``model.state_dict()`` in sorted order, its name, its shape
@@ -143,7 +144,7 @@ def _linears(seq) -> list[torch.nn.Linear]:
 def _pack_layers(seq, calib: np.ndarray | None, add) -> list[dict]:
     """Layers of an MLP (Linear, ReLU, ...) into the pack; quantised when ``calib`` (inputs) is given."""
     linears = _linears(seq)
-    out = []
+    out: list[dict] = []
     h_q = h_f = None if calib is None else calib.astype(np.float64)
     for i, layer in enumerate(linears):
         w = layer.weight.detach().cpu().double().numpy()
@@ -158,6 +159,7 @@ def _pack_layers(seq, calib: np.ndarray | None, add) -> list[dict]:
             entry["weight"] = add(w.astype(np.float32), "float32")
             entry["bias"] = add(b.astype(np.float32), "float32")
         else:
+            assert h_q is not None  # calib is not None here
             codes, scales = _gptq(w, h_q)
             wq = _dequantize(codes, scales).astype(np.float64)
             f_out = h_f @ w.T + b
@@ -189,7 +191,7 @@ def _pick_indices(labels: np.ndarray, n_points: int) -> np.ndarray:
 
 
 def pack_model(
-    model: _LatentModel,
+    model: LatentModel,
     images=None,
     labels=None,
     *,
@@ -208,7 +210,7 @@ def pack_model(
     from ..latent import encode_dataset
     from ..models import VAE
 
-    if not isinstance(model, _LatentModel):
+    if not isinstance(model, LatentModel):
         raise TypeError(f"model must be a vae_lib VAE or Autoencoder, got {type(model).__name__}")
     if model.latent_dim != 2:
         raise ValueError(
@@ -315,7 +317,7 @@ def read_pack(data: bytes) -> tuple[dict, dict[str, np.ndarray]]:
     return header, arrays
 
 
-def _fallback_png(model: _LatentModel) -> bytes:
+def _fallback_png(model: LatentModel) -> bytes:
     from .plots import decoded_grid
 
     fig = decoded_grid(model, n=15, title="Decoded digits on a 15 x 15 grid of the 2-D latent space")
@@ -326,7 +328,7 @@ def _fallback_png(model: _LatentModel) -> bytes:
 
 
 def export_explorer(
-    model: _LatentModel | None = None, out_dir=DEFAULT_OUT, *, images=None, labels=None
+    model: LatentModel | None = None, out_dir=DEFAULT_OUT, *, images=None, labels=None
 ) -> dict:
     """Write the site explorer's pack (``vae-2d.bin``, its ``file://`` copy ``vae-2d.js``) and the
     fallback PNG into ``out_dir``; return a summary.
@@ -339,14 +341,14 @@ def export_explorer(
 
     source: dict = {}
     if model is None:
-        model = pretrained.load("vae-2d")
+        model = cast(LatentModel, pretrained.load("vae-2d"))  # checked below
         checkpoint = pretrained.path("vae-2d")
         source = {
             "name": "vae-2d",
             "checkpoint": "vae_lib/_weights/vae-2d.pt",
             "checkpoint_sha256": hashlib.sha256(checkpoint.read_bytes()).hexdigest(),
         }
-    if not isinstance(model, _LatentModel):
+    if not isinstance(model, LatentModel):
         raise TypeError(
             f"model must be a vae_lib VAE or Autoencoder (or None for vae-2d), got {type(model).__name__}"
         )

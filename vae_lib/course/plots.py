@@ -5,21 +5,33 @@ Colours: digits 0-9 use Paul Tol's colour-blind-safe "muted" scheme (plus a mid 
 the tenth class), and every scatter also labels each cluster with its digit, so colour is
 never the only cue.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib
-import matplotlib.ticker
 import matplotlib.pyplot as plt  # noqa: F401  (sets up the notebook's figure display)
+import matplotlib.ticker
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.patches import Ellipse
 
 # Paul Tol's "muted" qualitative scheme (colour-blind safe) + a grey for the tenth class.
-DIGIT_COLOURS = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933",
-                 "#DDCC77", "#CC6677", "#882255", "#AA4499", "#777777")
+DIGIT_COLOURS = (
+    "#332288",
+    "#88CCEE",
+    "#44AA99",
+    "#117733",
+    "#999933",
+    "#DDCC77",
+    "#CC6677",
+    "#882255",
+    "#AA4499",
+    "#777777",
+)
 # Okabe-Ito colours for two-series comparisons (AE vs VAE, linear vs slerp, ...).
 PAIR_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7")
 
@@ -44,8 +56,17 @@ def _as_images(images) -> np.ndarray:
     return a
 
 
-def latent_scatter(z, labels, *, ax=None, title: str | None = None, s: float = 3.0,
-                   alpha: float = 0.6, annotate: bool = True, legend: bool = True) -> Figure:
+def latent_scatter(
+    z,
+    labels,
+    *,
+    ax=None,
+    title: str | None = None,
+    s: float = 3.0,
+    alpha: float = 0.6,
+    annotate: bool = True,
+    legend: bool = True,
+) -> Figure:
     """2-D codes ``z`` [N, 2] coloured by digit label, each cluster labelled at its median."""
     z, labels = _np(z), _np(labels)
     if z.ndim != 2 or z.shape[1] != 2:
@@ -57,19 +78,41 @@ def latent_scatter(z, labels, *, ax=None, title: str | None = None, s: float = 3
         pts = z[labels == digit]
         if len(pts) == 0:
             continue
-        ax.scatter(pts[:, 0], pts[:, 1], s=s, alpha=alpha, color=DIGIT_COLOURS[digit], label=str(digit),
-                   rasterized=True)
+        ax.scatter(
+            pts[:, 0],
+            pts[:, 1],
+            s=s,
+            alpha=alpha,
+            color=DIGIT_COLOURS[digit],
+            label=str(digit),
+            rasterized=True,
+        )
         if annotate:
             cx, cy = np.median(pts, axis=0)
-            ax.text(cx, cy, str(digit), fontsize=12, weight="bold", ha="center", va="center",
-                    color="black", clip_on=True, bbox=dict(boxstyle="circle,pad=0.15", fc="white", ec=DIGIT_COLOURS[digit],
-                                             alpha=0.85))
+            ax.text(
+                cx,
+                cy,
+                str(digit),
+                fontsize=12,
+                weight="bold",
+                ha="center",
+                va="center",
+                color="black",
+                clip_on=True,
+                bbox=dict(boxstyle="circle,pad=0.15", fc="white", ec=DIGIT_COLOURS[digit], alpha=0.85),
+            )
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
     ax.set_aspect("equal", adjustable="datalim")
     if legend:
-        ax.legend(title="digit", markerscale=4, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5),
-                  frameon=False)
+        ax.legend(
+            title="digit",
+            markerscale=4,
+            fontsize=8,
+            loc="center left",
+            bbox_to_anchor=(1.0, 0.5),
+            frameon=False,
+        )
     if title:
         ax.set_title(title)
     return fig
@@ -79,11 +122,22 @@ def latent_ellipses(mu, logvar, labels, *, ax=None, n_sigma: float = 2.0, title:
     """Each q(z|x) = N(mu, diag sigma^2) drawn as the ellipse mu +- n_sigma * sigma (2-D latent)."""
     mu, sigma, labels = _np(mu), np.exp(0.5 * _np(logvar)), _np(labels)
     if mu.ndim != 2 or mu.shape[1] != 2 or sigma.shape != mu.shape:
-        raise ValueError(f"mu and logvar must both have shape [N, 2], got {list(mu.shape)} and {list(sigma.shape)}")
+        raise ValueError(
+            f"mu and logvar must both have shape [N, 2], got {list(mu.shape)} and {list(sigma.shape)}"
+        )
     fig, ax = _fig_ax(ax, (5, 5))
     for m, s_, y in zip(mu, sigma, labels):
-        ax.add_patch(Ellipse(tuple(m), 2 * n_sigma * s_[0], 2 * n_sigma * s_[1], fc=DIGIT_COLOURS[int(y)],
-                             ec=DIGIT_COLOURS[int(y)], alpha=0.25, lw=0.8))
+        ax.add_patch(
+            Ellipse(
+                tuple(m),
+                2 * n_sigma * s_[0],
+                2 * n_sigma * s_[1],
+                fc=DIGIT_COLOURS[int(y)],
+                ec=DIGIT_COLOURS[int(y)],
+                alpha=0.25,
+                lw=0.8,
+            )
+        )
         ax.plot(*m, "+", color="black", ms=3, mew=0.6)
     pad = n_sigma * sigma.max()
     ax.set_xlim(mu[:, 0].min() - pad, mu[:, 0].max() + pad)
@@ -91,17 +145,32 @@ def latent_ellipses(mu, logvar, labels, *, ax=None, n_sigma: float = 2.0, title:
     ax.set_aspect("equal", adjustable="box")  # keep the limits just set
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
-    handles = [matplotlib.patches.Patch(color=DIGIT_COLOURS[d], alpha=0.5, label=str(d))
-               for d in sorted(set(int(y) for y in labels))]
-    ax.legend(handles=handles, title="digit", fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5),
-              frameon=False)
+    handles = [
+        matplotlib.patches.Patch(color=DIGIT_COLOURS[d], alpha=0.5, label=str(d))
+        for d in sorted(set(int(y) for y in labels))
+    ]
+    ax.legend(
+        handles=handles,
+        title="digit",
+        fontsize=8,
+        loc="center left",
+        bbox_to_anchor=(1.0, 0.5),
+        frameon=False,
+    )
     if title:
         ax.set_title(title)
     return fig
 
 
-def image_grid(images, nrow: int | None = None, *, ax=None, titles: Sequence[str] | None = None,
-               title: str | None = None, pad: int = 2) -> Figure:
+def image_grid(
+    images,
+    nrow: int | None = None,
+    *,
+    ax=None,
+    titles: Sequence[str] | None = None,
+    title: str | None = None,
+    pad: int = 2,
+) -> Figure:
     """Images [N, 784] or [N, 28, 28] tiled in rows of ``nrow`` (grey, white = 1)."""
     imgs = _as_images(images)
     if titles is not None:
@@ -112,7 +181,7 @@ def image_grid(images, nrow: int | None = None, *, ax=None, titles: Sequence[str
     canvas = np.ones((rows * (28 + pad) - pad, nrow * (28 + pad) - pad))
     for i, im in enumerate(imgs):
         r, c = divmod(i, nrow)
-        canvas[r * (28 + pad):r * (28 + pad) + 28, c * (28 + pad):c * (28 + pad) + 28] = 1 - im
+        canvas[r * (28 + pad) : r * (28 + pad) + 28, c * (28 + pad) : c * (28 + pad) + 28] = 1 - im
     fig, ax = _fig_ax(ax, (max(2.0, nrow * 0.6), max(1.0, rows * 0.6)))
     ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.set_axis_off()
@@ -143,7 +212,9 @@ def reconstructions(model, x, n: int = 10, *, title: str | None = None) -> Figur
     return fig
 
 
-def decoded_grid(model, n: int = 15, *, low: float = 0.05, high: float = 0.95, title: str | None = None) -> Figure:
+def decoded_grid(
+    model, n: int = 15, *, low: float = 0.05, high: float = 0.95, title: str | None = None
+) -> Figure:
     """The decoded manifold of a 2-D latent space: an n x n grid through the inverse Gaussian CDF."""
     from ..latent import latent_grid
 
@@ -198,8 +269,9 @@ def loss_curves(history, *, ax=None, title: str | None = None) -> Figure:
     return fig
 
 
-def latent_usage(kl_per_dim, activity, *, threshold: float = 0.01, ax=None,
-                 title: str | None = None) -> Figure:
+def latent_usage(
+    kl_per_dim, activity, *, threshold: float = 0.01, ax=None, title: str | None = None
+) -> Figure:
     """Per latent dimension: the KL to the prior (bars) and the activity Var_x(E_q[z_j])
     (diamonds), on a log scale, with the threshold of an active unit dashed (lessons 14-6, 14-7).
 
@@ -209,8 +281,10 @@ def latent_usage(kl_per_dim, activity, *, threshold: float = 0.01, ax=None,
     """
     kl, act = _np(kl_per_dim).astype(float), _np(activity).astype(float)
     if kl.ndim != 1 or kl.shape != act.shape:
-        raise ValueError(f"kl_per_dim and activity must be vectors of one length, got {list(kl.shape)} "
-                         f"and {list(act.shape)}")
+        raise ValueError(
+            f"kl_per_dim and activity must be vectors of one length, got {list(kl.shape)} "
+            f"and {list(act.shape)}"
+        )
     if not threshold > 0:
         raise ValueError(f"threshold must be positive, got {threshold}")
     fig, ax = _fig_ax(ax, (7.5, 3.2))
@@ -218,10 +292,23 @@ def latent_usage(kl_per_dim, activity, *, threshold: float = 0.01, ax=None,
     active = act > threshold
     floor = min(threshold / 10, float(np.min(np.r_[kl, act][np.r_[kl, act] > 0], initial=threshold)) / 2)
     ax.bar(j[active], kl[active], color=PAIR_COLOURS[0], label="KL of an active dimension (nats)")
-    ax.bar(j[~active], np.maximum(kl[~active], floor), color="white", ec=PAIR_COLOURS[1], hatch="///",
-           label="KL of an inactive dimension (nats)")
-    ax.plot(j, np.maximum(act, floor), "D", color="black", ms=5, ls="none",
-            label=r"activity $\mathrm{Var}_x(\mathbb{E}_q[z_j])$")
+    ax.bar(
+        j[~active],
+        np.maximum(kl[~active], floor),
+        color="white",
+        ec=PAIR_COLOURS[1],
+        hatch="///",
+        label="KL of an inactive dimension (nats)",
+    )
+    ax.plot(
+        j,
+        np.maximum(act, floor),
+        "D",
+        color="black",
+        ms=5,
+        ls="none",
+        label=r"activity $\mathrm{Var}_x(\mathbb{E}_q[z_j])$",
+    )
     ax.axhline(threshold, color="black", ls="--", lw=1, label=f"threshold {threshold:g}")
     ax.set_yscale("log")
     ax.set_xticks(j)
@@ -240,16 +327,34 @@ def vae_architecture() -> Figure:
 
     def box(ax, xy, text, colour, w=1.7, h=0.9, fc="white"):
         x0, y0 = xy
-        ax.add_patch(FancyBboxPatch((x0 - w / 2, y0 - h / 2), w, h, boxstyle="round,pad=0.05",
-                                    ec=colour, fc=fc, lw=2))
+        ax.add_patch(
+            FancyBboxPatch((x0 - w / 2, y0 - h / 2), w, h, boxstyle="round,pad=0.05", ec=colour, fc=fc, lw=2)
+        )
         ax.text(x0, y0, text, ha="center", va="center", fontsize=9.5)
 
     def arrow(ax, a, b, colour="black", ls="-", text=None, dy=0.18, rad=0.0):
-        ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=14, color=colour, lw=1.5, ls=ls,
-                                     connectionstyle=f"arc3,rad={rad}"))
+        ax.add_patch(
+            FancyArrowPatch(
+                a,
+                b,
+                arrowstyle="-|>",
+                mutation_scale=14,
+                color=colour,
+                lw=1.5,
+                ls=ls,
+                connectionstyle=f"arc3,rad={rad}",
+            )
+        )
         if text:
-            ax.text((a[0] + b[0]) / 2, (a[1] + b[1]) / 2 + dy, text, ha="center", va="bottom", fontsize=8.5,
-                    color=colour)
+            ax.text(
+                (a[0] + b[0]) / 2,
+                (a[1] + b[1]) / 2 + dy,
+                text,
+                ha="center",
+                va="bottom",
+                fontsize=8.5,
+                color=colour,
+            )
 
     train_c, gen_c = PAIR_COLOURS[0], PAIR_COLOURS[1]
     fig = Figure(figsize=(9.5, 4.5), layout="constrained")
@@ -267,22 +372,55 @@ def vae_architecture() -> Figure:
     box(ax, (xs[3], y), "sample\n$z = \\mu + \\sigma \\odot \\epsilon$", train_c, w=2.2)
     box(ax, (xs[4], y), "decoder\n$p_\\theta(x\\mid z)$", train_c, w=1.6)
     box(ax, (xs[5], y), "reconstruction\n$\\hat x$", train_c, w=1.95)
-    for a, b, wa, wb in [(0, 1, 1.65, 1.6), (1, 2, 1.6, 1.8), (2, 3, 1.8, 2.2), (3, 4, 2.2, 1.6), (4, 5, 1.6, 1.95)]:
+    for a, b, wa, wb in [
+        (0, 1, 1.65, 1.6),
+        (1, 2, 1.6, 1.8),
+        (2, 3, 1.8, 2.2),
+        (3, 4, 2.2, 1.6),
+        (4, 5, 1.6, 1.95),
+    ]:
         arrow(ax, (xs[a] + wa / 2 + 0.05, y), (xs[b] - wb / 2 - 0.05, y))
-    ax.text(xs[3], y + 0.75, "$\\epsilon \\sim \\mathcal{N}(0, I)$   (lesson 14-5)", ha="center", fontsize=8.5)
+    ax.text(
+        xs[3], y + 0.75, "$\\epsilon \\sim \\mathcal{N}(0, I)$   (lesson 14-5)", ha="center", fontsize=8.5
+    )
     # The loss and the backward pass
-    box(ax, (6.6, 2.75), "loss = reconstruction$(x, \\hat x)$ + $\\beta\\cdot$KL$(q_\\phi(z\\mid x)\\,\\Vert\\,\\mathcal{N}(0, I))$",
-        train_c, w=8.4, h=0.7, fc="#E8F1F8")
+    box(
+        ax,
+        (6.6, 2.75),
+        "loss = reconstruction$(x, \\hat x)$ + $\\beta\\cdot$KL$(q_\\phi(z\\mid x)\\,\\Vert\\,\\mathcal{N}(0, I))$",
+        train_c,
+        w=8.4,
+        h=0.7,
+        fc="#E8F1F8",
+    )
     arrow(ax, (xs[5], y - 0.5), (9.9, 3.15), train_c)
     arrow(ax, (xs[0], y - 0.5), (3.3, 3.15), train_c)
     arrow(ax, (xs[2], y - 0.5), (6.2, 3.15), train_c)
-    ax.text(6.0, 3.75, r"KL term:" "\n" r"$\mu$, $\log\sigma^2$", fontsize=8.5, color=train_c, ha="left", va="center")
+    ax.text(
+        6.0,
+        3.75,
+        r"KL term:" "\n" r"$\mu$, $\log\sigma^2$",
+        fontsize=8.5,
+        color=train_c,
+        ha="left",
+        va="center",
+    )
     ax.text(0.15, 3.4, "reconstruction\nterm: $x$", fontsize=8.5, color=train_c, ha="left", va="center")
     ax.text(12.0, 3.4, "reconstruction\nterm: $\\hat x$", fontsize=8.5, color=train_c, ha="left", va="center")
-    ax.annotate("", xy=(xs[1], y + 0.55), xytext=(xs[4], y + 0.55),
-                arrowprops=dict(arrowstyle="-|>", color="0.35", lw=1.2, ls="--", connectionstyle="arc3,rad=0.25"))
-    ax.text((xs[1] + xs[4]) / 2, 6.3, "backpropagate: update decoder $\\theta$ and encoder $\\phi$ together",
-            ha="center", fontsize=8.5, color="0.25")
+    ax.annotate(
+        "",
+        xy=(xs[1], y + 0.55),
+        xytext=(xs[4], y + 0.55),
+        arrowprops=dict(arrowstyle="-|>", color="0.35", lw=1.2, ls="--", connectionstyle="arc3,rad=0.25"),
+    )
+    ax.text(
+        (xs[1] + xs[4]) / 2,
+        6.3,
+        "backpropagate: update decoder $\\theta$ and encoder $\\phi$ together",
+        ha="center",
+        fontsize=8.5,
+        color="0.25",
+    )
 
     # Generation path (bottom)
     y = 1.0
@@ -292,7 +430,16 @@ def vae_architecture() -> Figure:
     box(ax, (xs[5], y), "new image", gen_c, w=1.95, fc="#FBEDE3")
     arrow(ax, (xs[3] + 1.15, y), (xs[4] - 1.0, y), gen_c)
     arrow(ax, (xs[4] + 1.0, y), (xs[5] - 1.02, y), gen_c)
-    ax.text(2.9, y, "no encoder,\nno input image", ha="center", va="center", fontsize=10, color=gen_c, style="italic")
+    ax.text(
+        2.9,
+        y,
+        "no encoder,\nno input image",
+        ha="center",
+        va="center",
+        fontsize=10,
+        color=gen_c,
+        style="italic",
+    )
     return fig
 
 
@@ -303,25 +450,30 @@ def autoencoder_architecture() -> Figure:
 
     fig = Figure(figsize=(8, 3), layout="constrained")
     ax = fig.subplots()
-    layers = [(784, "$x$\n784"), (512, "512"), (256, "256"), (2, "$z$\n2"),
-              (256, "256"), (512, "512"), (784, "$\\hat x$\n784")]
+    layers = [
+        (784, "$x$\n784"),
+        (512, "512"),
+        (256, "256"),
+        (2, "$z$\n2"),
+        (256, "256"),
+        (512, "512"),
+        (784, "$\\hat x$\n784"),
+    ]
     blue, orange = PAIR_COLOURS[:2]
     colours = [blue] * 3 + ["black"] + [orange] * 3
     hatches = ["", "", "", "", "//", "//", "//"]
-    for i, ((size, label), c, hatch) in enumerate(
-            zip(layers, colours, hatches)):
+    for i, ((size, label), c, hatch) in enumerate(zip(layers, colours, hatches)):
         h = 0.3 + 2.7 * np.sqrt(size / 784)  # bar height grows with the width
-        ax.add_patch(Rectangle((i * 1.5 - 0.25, -h / 2), 0.5, h, fc=c,
-                               alpha=0.35, ec=c, lw=1.5, hatch=hatch))
+        ax.add_patch(Rectangle((i * 1.5 - 0.25, -h / 2), 0.5, h, fc=c, alpha=0.35, ec=c, lw=1.5, hatch=hatch))
         ax.text(i * 1.5, -1.75, label, ha="center", va="top", fontsize=10)
         if i:
-            ax.add_patch(FancyArrowPatch(((i - 1) * 1.5 + 0.3, 0),
-                                         (i * 1.5 - 0.3, 0),
-                                         arrowstyle="-|>", mutation_scale=12))
-    ax.text(1.5, 1.75, "encoder $f_\\phi$", ha="center", fontsize=12,
-            color=blue)
-    ax.text(7.5, 1.75, "decoder $g_\\theta$ (then sigmoid)", ha="center",
-            fontsize=12, color=orange)
+            ax.add_patch(
+                FancyArrowPatch(
+                    ((i - 1) * 1.5 + 0.3, 0), (i * 1.5 - 0.3, 0), arrowstyle="-|>", mutation_scale=12
+                )
+            )
+    ax.text(1.5, 1.75, "encoder $f_\\phi$", ha="center", fontsize=12, color=blue)
+    ax.text(7.5, 1.75, "decoder $g_\\theta$ (then sigmoid)", ha="center", fontsize=12, color=orange)
     ax.text(4.5, 1.0, "bottleneck", ha="center", fontsize=10)
     ax.set_xlim(-0.6, 9.6)
     ax.set_ylim(-2.6, 2.1)
@@ -337,32 +489,43 @@ def reparameterization_graph() -> Figure:
     BLUE, ORANGE = PAIR_COLOURS[:2]
 
     def node(ax, xy, text, kind):
-        style = {"param": dict(boxstyle="round,pad=0.4", fc="#E8F1FA", ec=BLUE, lw=1.5),
-                 "det": dict(boxstyle="round,pad=0.4", fc="white", ec="black", lw=1.5),
-                 "random": dict(boxstyle="circle,pad=0.3", fc="#FBE3D6", ec=ORANGE, lw=2),
-                 "noise": dict(boxstyle="round,pad=0.4", fc="white", ec="grey", lw=1.5,
-                               ls="--")}[kind]
+        style = {
+            "param": dict(boxstyle="round,pad=0.4", fc="#E8F1FA", ec=BLUE, lw=1.5),
+            "det": dict(boxstyle="round,pad=0.4", fc="white", ec="black", lw=1.5),
+            "random": dict(boxstyle="circle,pad=0.3", fc="#FBE3D6", ec=ORANGE, lw=2),
+            "noise": dict(boxstyle="round,pad=0.4", fc="white", ec="grey", lw=1.5, ls="--"),
+        }[kind]
         ax.text(*xy, text, ha="center", va="center", fontsize=13, bbox=style, zorder=3)
 
-
     def arrow(ax, start, end, colour="black", ls="-", rad=0.0):
-        ax.annotate("", xy=end, xytext=start, zorder=2,
-                    arrowprops=dict(arrowstyle="-|>", color=colour, lw=1.6, ls=ls,
-                                    shrinkA=22, shrinkB=22,
-                                    connectionstyle=f"arc3,rad={rad}"))
-
+        ax.annotate(
+            "",
+            xy=end,
+            xytext=start,
+            zorder=2,
+            arrowprops=dict(
+                arrowstyle="-|>",
+                color=colour,
+                lw=1.6,
+                ls=ls,
+                shrinkA=22,
+                shrinkB=22,
+                connectionstyle=f"arc3,rad={rad}",
+            ),
+        )
 
     fig = Figure(figsize=(7, 7.6), layout="constrained")
     ax_s, ax_r = fig.subplots(2, 1)
-    fig.get_layout_engine().set(h_pad=0.3)  # room between the two graphs
+    engine = fig.get_layout_engine()
+    assert isinstance(engine, ConstrainedLayoutEngine)  # layout="constrained"
+    engine.set(h_pad=0.3)  # room between the two graphs
     for ax in (ax_s, ax_r):
         ax.set_xlim(-0.12, 1.08)
         ax.set_ylim(-0.04, 1.0)
         ax.set_axis_off()
 
     # Top: z drawn by a sampler, a stochastic node.
-    ax_s.set_title(r"sampled: $z \sim \mathcal{N}(\mu, \sigma^2)$ is a stochastic node",
-                   fontsize=12)
+    ax_s.set_title(r"sampled: $z \sim \mathcal{N}(\mu, \sigma^2)$ is a stochastic node", fontsize=12)
     node(ax_s, (0.0, 0.82), r"$\mu$", "param")
     node(ax_s, (0.0, 0.28), r"$\sigma$", "param")
     node(ax_s, (0.5, 0.55), r"$z$", "random")
@@ -374,14 +537,19 @@ def reparameterization_graph() -> Figure:
     arrow(ax_s, (0.5, 0.55), (0.0, 0.82), ORANGE, ":", rad=0.3)
     arrow(ax_s, (0.5, 0.55), (0.0, 0.28), ORANGE, ":", rad=-0.3)
     for y in (0.88, 0.2):
-        ax_s.text(0.25, y, "✗", color=ORANGE, fontsize=20, ha="center", va="center",
-                  weight="bold")
-    ax_s.text(0.48, 0.0, r"torch defines $\partial z / \partial \mu$ as 0: no gradient"
-              r" reaches $\mu$, $\sigma$", ha="center", fontsize=11.5, color=ORANGE)
+        ax_s.text(0.25, y, "✗", color=ORANGE, fontsize=20, ha="center", va="center", weight="bold")
+    ax_s.text(
+        0.48,
+        0.0,
+        r"torch defines $\partial z / \partial \mu$ as 0: no gradient"
+        r" reaches $\mu$, $\sigma$",
+        ha="center",
+        fontsize=11.5,
+        color=ORANGE,
+    )
 
     # Bottom: z = mu + sigma * eps, a deterministic node with the noise as an input.
-    ax_r.set_title(r"reparameterized: $z = \mu + \sigma\epsilon$ is a deterministic node",
-                   fontsize=12)
+    ax_r.set_title(r"reparameterized: $z = \mu + \sigma\epsilon$ is a deterministic node", fontsize=12)
     node(ax_r, (0.0, 0.86), r"$\mu$", "param")
     node(ax_r, (0.0, 0.55), r"$\sigma$", "param")
     node(ax_r, (0.02, 0.2), r"$\epsilon \sim \mathcal{N}(0, 1)$", "noise")
@@ -394,18 +562,23 @@ def reparameterization_graph() -> Figure:
     arrow(ax_r, (0.52, 0.55), (0.0, 0.86), BLUE, "--", rad=0.3)
     arrow(ax_r, (0.52, 0.55), (0.0, 0.55), BLUE, "--", rad=0.45)
     ax_r.set_ylim(-0.04, 1.08)  # room for the label above the arrows
-    ax_r.text(0.3, 0.96, r"$\partial z/\partial\mu = 1$", color=BLUE, fontsize=12,
-              ha="center")
-    ax_r.text(0.2, 0.43, r"$\partial z/\partial\sigma = \epsilon$", color=BLUE, fontsize=12,
-              ha="center")
-    ax_r.text(0.48, 0.0, r"the noise is an input: the gradient reaches $\mu$ and $\sigma$",
-              ha="center", fontsize=11.5, color=BLUE)
+    ax_r.text(0.3, 0.96, r"$\partial z/\partial\mu = 1$", color=BLUE, fontsize=12, ha="center")
+    ax_r.text(0.2, 0.43, r"$\partial z/\partial\sigma = \epsilon$", color=BLUE, fontsize=12, ha="center")
+    ax_r.text(
+        0.48,
+        0.0,
+        r"the noise is an input: the gradient reaches $\mu$ and $\sigma$",
+        ha="center",
+        fontsize=11.5,
+        color=BLUE,
+    )
 
-    handles = [Line2D([], [], color="black", lw=1.5, label="forward pass"),
-               Line2D([], [], color=BLUE, lw=1.5, ls="--", label="gradient"),
-               Line2D([], [], color=ORANGE, lw=1.5, ls=":", label="gradient blocked")]
-    fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False,
-               fontsize=11)
+    handles = [
+        Line2D([], [], color="black", lw=1.5, label="forward pass"),
+        Line2D([], [], color=BLUE, lw=1.5, ls="--", label="gradient"),
+        Line2D([], [], color=ORANGE, lw=1.5, ls=":", label="gradient blocked"),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False, fontsize=11)
     return fig
 
 
@@ -426,22 +599,25 @@ def posterior_panels(panels: Sequence[dict]) -> Figure:
         mu, sigma = p["mu"].numpy(), (0.5 * p["logvar"]).exp().numpy()
         levels = peak * np.linspace(0.01, 1, 9)
         ax.contourf(p["z1"], p["z2"], post, levels=levels, cmap="Greys")
-        ax.contour(p["z1"], p["z2"], post, levels=[0.01 * peak], colors="black",
-                   linewidths=0.8)
+        ax.contour(p["z1"], p["z2"], post, levels=[0.01 * peak], colors="black", linewidths=0.8)
         for k, ls in ((1, "-"), (2, "--")):
-            ax.add_patch(Ellipse(mu, 2 * k * sigma[0], 2 * k * sigma[1],
-                                 fill=False, ec=orange, lw=1.8, ls=ls))
+            ax.add_patch(
+                Ellipse(mu, 2 * k * sigma[0], 2 * k * sigma[1], fill=False, ec=orange, lw=1.8, ls=ls)
+            )
         ax.plot(*mu, "+", color=orange, ms=10, mew=2)
         # a square window around the posterior (above 1% of its peak) and q
         inside = post > 0.01 * peak
         corners = torch.from_numpy(np.stack([mu - 2 * sigma, mu + 2 * sigma]))
-        pts = torch.cat([torch.stack([p["z1"][inside], p["z2"][inside]], 1),
-                         corners])
+        pts = torch.cat([torch.stack([p["z1"][inside], p["z2"][inside]], 1), corners])
         lo, hi = pts.min(0).values, pts.max(0).values
         centre, half = (lo + hi) / 2, (hi - lo).max() / 2 * 1.5
-        ax.set(xlim=(centre[0] - half, centre[0] + half),
-               ylim=(centre[1] - half, centre[1] + half), aspect="equal",
-               title=p.get("title"), xlabel="$z_1$")
+        ax.set(
+            xlim=(centre[0] - half, centre[0] + half),
+            ylim=(centre[1] - half, centre[1] + half),
+            aspect="equal",
+            title=p.get("title"),
+            xlabel="$z_1$",
+        )
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(3))
         ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
         inset = ax.inset_axes([0.01, 0.77, 0.22, 0.22])

@@ -28,6 +28,7 @@ import io
 import warnings
 from collections.abc import Mapping
 from importlib import resources
+from typing import cast
 
 import anywidget
 import ipywidgets as W
@@ -40,8 +41,7 @@ from PIL import Image as PILImage
 
 from ..data import load_mnist, to_tensor
 from ..latent import encode_dataset, slerp
-from ..models import VAE
-from ..models import LatentModel as _LatentModel
+from ..models import VAE, LatentModel
 from . import plots
 
 __all__ = [
@@ -66,7 +66,7 @@ FALLBACK_ALT = (
 
 def _static(name: str) -> str:
     """The text of a file of vae_lib/course/static/ (the site's copy lives in book/_static/)."""
-    return resources.files("vae_lib.course").joinpath("static", name).read_text(encoding="utf-8")
+    return resources.files("vae_lib.course").joinpath("static").joinpath(name).read_text(encoding="utf-8")
 
 
 def _module(script: str) -> str:
@@ -78,8 +78,8 @@ def _module(script: str) -> str:
 # ----------------------------------------------------------------------------- helpers
 
 
-def _check_model(model, name: str = "model") -> _LatentModel:
-    if not isinstance(model, _LatentModel):
+def _check_model(model, name: str = "model") -> LatentModel:
+    if not isinstance(model, LatentModel):
         raise TypeError(f"{name} must be a vae_lib VAE or Autoencoder, got {type(model).__name__}")
     return model
 
@@ -106,12 +106,12 @@ def _map_digits(images, labels) -> tuple[torch.Tensor, np.ndarray | None]:
     return x, labels
 
 
-def _codes(model: _LatentModel, images) -> np.ndarray:
+def _codes(model: LatentModel, images) -> np.ndarray:
     """Codes of ``images`` (means of q(z|x) for a VAE), numpy [N, d]."""
     return encode_dataset(model, images).numpy()
 
 
-def _decode(model: _LatentModel, z: np.ndarray) -> np.ndarray:
+def _decode(model: LatentModel, z: np.ndarray) -> np.ndarray:
     """The image shown for the point z: ``model.decode_images(z)`` as float32 [28, 28]."""
     zt = torch.as_tensor(np.asarray(z, dtype=np.float32).reshape(1, -1))
     device = next(model.parameters()).device
@@ -164,7 +164,8 @@ class _Map:
         self._clip = ax.bbox.frozen()
 
     def pixel(self, point) -> tuple[int, int]:
-        x, y = self._transform.transform(np.asarray(point, dtype=float)[:2])
+        # matplotlib's stubs type Transform.frozen() as TransformNode (it returns a Transform)
+        x, y = self._transform.transform(np.asarray(point, dtype=float)[:2])  # type: ignore[attr-defined]
         x = min(max(x, self._clip.x0), self._clip.x1)
         y = min(max(y, self._clip.y0), self._clip.y1)
         return round(x), round(self.height - y)
@@ -196,7 +197,7 @@ def _shipped_hash() -> str:
     from .. import pretrained
     from .explorer import weights_sha256
 
-    return weights_sha256(pretrained.load("vae-2d"))
+    return weights_sha256(cast(LatentModel, pretrained.load("vae-2d")))
 
 
 class LatentExplorer(anywidget.AnyWidget):
@@ -406,7 +407,7 @@ def _one_image(x, name: str) -> torch.Tensor:
 class _Panel:
     """One model's part of the interpolation explorer."""
 
-    def __init__(self, label: str, model: _LatentModel, x_a, x_b, images, labels):
+    def __init__(self, label: str, model: LatentModel, x_a, x_b, images, labels):
         self.label, self.model = label, model
         with torch.no_grad():
             self.z_a = _codes(model, x_a)[0]
@@ -544,7 +545,7 @@ class InterpolationExplorer(W.VBox):
         self._images: dict[str, np.ndarray] = {}
         self._on_change()
 
-    def _panel(self, label: str) -> _Panel:
+    def _panel(self, label: str | None) -> _Panel:
         if label is None:
             if len(self._panels) != 1:
                 raise ValueError(f"label: choose one of {self.labels}")
