@@ -839,3 +839,32 @@ def test_the_kl_closed_form_is_not_retyped_in_the_checks():
             assert retyped not in text, (
                 f"{name} re-types the KL closed form ({retyped!r}): use vae_lib.kl_divergence"
             )
+
+
+def test_a_check_with_its_own_comparison_runs_with_the_public_runner():
+    def compare(out, ref, inputs, variants, case):
+        a, b = out
+        if not torch.allclose(a.double(), ref[0]) or not torch.allclose(b.double(), ref[1]):
+            raise checks._runner._Failure("your pair is wrong.", "return (2 x, 3 x)")
+
+    spec = checks.CheckSpec(
+        name="check_pair",
+        example="my_pair",
+        reference=lambda x: (2 * x, 3 * x),
+        variants=lambda x: [],
+        compare=compare,
+        cases=[checks.ValueCase("a vector", lambda: (torch.tensor([1.0, -2.0]),))],
+    )
+    assert checks.run_check(spec, lambda x: (x + x, 3 * x), verbose=False)
+    result = checks.run_check(spec, lambda x: (x, x), verbose=False)
+    assert not result and "return (2 x, 3 x)" in result.cases[0].message
+
+
+def test_check_vae_loss_and_log_density_are_data():
+    from vae_lib.course.checks.elbo import LOG_DENSITY_CHECK
+    from vae_lib.course.checks.vae_loss import VAE_LOSS_CHECK
+
+    for spec in (LOG_DENSITY_CHECK, VAE_LOSS_CHECK):
+        assert isinstance(spec, checks.CheckSpec)
+        assert sum(isinstance(c, checks.ValueCase) for c in spec.cases) >= 5
+    assert VAE_LOSS_CHECK.compare is not None and LOG_DENSITY_CHECK.compare is None

@@ -577,7 +577,12 @@ class CheckSpec(NamedTuple):
       raises :class:`_Failure` to fail;
     - ``what``: how the answer is named in messages ("your KL"); ``shape_hint(reference, inputs)``
       builds the hint for a wrong output shape; ``generic_hint``: the hint when no variant matches;
-      ``check_answer(answer, reference, inputs, variants)``: an optional extra inspection first.
+      ``check_answer(answer, reference, inputs, variants)``: an optional extra inspection first;
+    - ``compare(output, reference, inputs, variants, case)``: for an answer that is not one tensor
+      compared value by value (a tuple of terms, a point that may follow either of two
+      conventions), the comparison itself, raising :class:`_Failure` with the best hint; it gets
+      the student's raw output and replaces the default one (a tensor: shape, dtype, finiteness,
+      values, then ``variants``).
     """
 
     name: str
@@ -589,6 +594,7 @@ class CheckSpec(NamedTuple):
     shape_hint: Callable | None = None
     generic_hint: str | None = None
     check_answer: Callable | None = None
+    compare: Callable | None = None
 
 
 def run_check(spec: CheckSpec, fn: Callable, verbose: bool = True) -> CheckResult:
@@ -605,8 +611,12 @@ def run_check(spec: CheckSpec, fn: Callable, verbose: bool = True) -> CheckResul
     def value_body(case: ValueCase):
         def body():
             inputs = case.inputs()
-            answer = _as_tensor(_call(fn, *(x.clone() if isinstance(x, torch.Tensor) else x for x in inputs)))
+            output = _call(fn, *(x.clone() if isinstance(x, torch.Tensor) else x for x in inputs))
             doubles = tuple(x.detach().double() if isinstance(x, torch.Tensor) else x for x in inputs)
+            if spec.compare is not None:
+                spec.compare(output, spec.reference(*doubles), doubles, spec.variants(*doubles), case)
+                return
+            answer = _as_tensor(output)
             ref = spec.reference(*doubles)
             variants = spec.variants(*doubles)
             if spec.check_answer is not None:
