@@ -511,7 +511,7 @@ def test_phone_layout_keeps_map_and_controls_in_view_with_24px_targets(phone, si
         assert r is not None and r["y"] + r["height"] <= vh, (
             f"{sel} is below the fold with the map in view ({mode})"
         )
-    for sel in (".vae-explorer__buttons button", ".vae-explorer__t"):
+    for sel in (".vae-explorer__buttons button", ".vae-explorer__t", ".vae-explorer__digitsel"):
         for i in range(phone.locator(sel).count()):
             r = phone.locator(sel).nth(i).bounding_box()
             if r:
@@ -528,6 +528,9 @@ def test_explorer_runs_when_the_site_is_opened_from_disk(page, mini_site):
     page.locator(".vae-explorer__map").focus()
     page.keyboard.press("ArrowUp")
     assert state(page)["z"] != z
+    # "choose the digit" loads the conditional decoder's file:// copy (cvae-2d.js)
+    page.locator(".vae-explorer__digitsel").select_option("4")
+    page.wait_for_function("() => window.vaeExplorer.instances[0].state().digit === 4")
     assert not page.problems, "\n".join(page.problems)
 
 
@@ -639,6 +642,92 @@ def test_a_keyboard_reader_reaches_the_explorer_before_it_has_loaded(page, site_
     )
     assert root.get_attribute("tabindex") is None
     assert not page.problems, "\n".join(page.problems)
+
+
+@pytest.fixture(scope="module")
+def cvae2():
+    from vae_lib import pretrained
+
+    return pretrained.load("cvae-2d")
+
+
+def _resources(pg) -> list[str]:
+    return pg.evaluate("() => performance.getEntriesByType('resource').map(r => r.name)")
+
+
+@pytest.mark.parametrize("digit", [3, 8])
+def test_choosing_a_digit_by_keyboard_loads_the_cvae_decoder_lazily_and_matches_pytorch(
+    page, site_url, vae2, cvae2, digit
+):
+    open_explorer(page, f"{site_url}/{PAGE}")
+    page.wait_for_timeout(500)
+    assert not [r for r in _resources(page) if "cvae-2d" in r], (
+        "the conditional decoder loaded before the reader chose a digit"
+    )
+    sel = page.locator(".vae-explorer__digitsel")
+    label_for = page.locator(f"label[for='{sel.get_attribute('id')}']")
+    assert label_for.inner_text().strip() == "Digit", "the digit selector has no label"
+    options = sel.locator("option").all_inner_texts()
+    assert len(options) == 11 and [o for o in options if o.startswith("choose")] == [
+        f"choose {d} (CVAE)" for d in range(10)
+    ]
+    box = sel.bounding_box()
+    assert box["height"] >= 24 and box["width"] >= 24
+    with pytest.raises(Exception, match="not loaded"):
+        page.evaluate("() => window.vaeExplorer.decode([0, 0], 3)")
+    sel.focus()
+    for _ in range(digit + 1):  # from "any (VAE)" down to the digit
+        page.keyboard.press("ArrowDown")
+    page.wait_for_function(f"() => window.vaeExplorer.instances[0].state().digit === {digit}")
+    cvae_files = [r for r in _resources(page) if "cvae-2d" in r]
+    assert len(cvae_files) == 1 and cvae_files[0].endswith("cvae-2d.bin"), cvae_files
+    s = state(page)
+    assert f"digit {digit} chosen" in s["readout"] and f"Digit {digit} chosen" in s["live"]
+    assert page.locator(".vae-explorer__digit + figcaption").inner_text() == f"digit {digit} decoded at z"
+    rng = np.random.default_rng(digit)
+    z = rng.uniform(-3, 3, size=(10, 2))
+    js = np.asarray(
+        page.evaluate(f"zs => zs.map(z => Array.from(window.vaeExplorer.decode(z, {digit})))", z.tolist())
+    )
+    labels = torch.full((10,), digit, dtype=torch.long)
+    expected = cvae2.decode_images(torch.tensor(z, dtype=torch.float32), labels).numpy()
+    err = np.abs(js - expected).max()
+    print(f"\nJS vs PyTorch, conditional decoder, digit {digit}, 10 random z: max pixel error {err:.2e}")
+    assert js.shape == (10, 784) and err < 1e-2
+    # the marker's z is decoded with the chosen digit; the arrow keys move the style
+    page.locator(".vae-explorer__map").focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowUp")
+    s = state(page)
+    at = cvae2.decode_images(torch.tensor([s["z"]], dtype=torch.float32), labels[:1]).numpy()[0]
+    assert np.abs(np.asarray(s["image"]) - at).max() < 1e-2
+    # without a label, decode is still the VAE's
+    plain = np.asarray(page.evaluate("() => Array.from(window.vaeExplorer.decode([0.5, -1.0]))"))
+    assert np.abs(plain - torch_decode(vae2, [0.5, -1.0])[0]).max() < 1e-2
+    # back to "any (VAE)" by keyboard
+    sel.focus()
+    page.keyboard.press("Home")
+    page.wait_for_function("() => window.vaeExplorer.instances[0].state().digit === null")
+    s = state(page)
+    assert "chosen" not in s["readout"]
+    assert np.abs(np.asarray(s["image"]) - torch_decode(vae2, s["z"])[0]).max() < 1e-2
+    assert len([r for r in _resources(page) if "cvae-2d" in r]) == 1, "the decoder was fetched twice"
+    page.wait_for_timeout(300)
+    assert not page.problems, "\n".join(page.problems)
+
+
+def test_conditional_mode_screenshots(chromium, site_url):
+    for name, args in (("desktop", {}), ("phone", PHONE)):
+        context, pg = _new_page(chromium, **args)
+        try:
+            open_explorer(pg, f"{site_url}/{PAGE}")
+            pg.evaluate("() => window.vaeExplorer.instances[0].setDigit(7)")
+            pg.wait_for_function("() => window.vaeExplorer.instances[0].state().digit === 7")
+            pg.locator(".vae-explorer").scroll_into_view_if_needed()
+            pg.screenshot(path=f"/tmp/explorer-conditional-{name}.png")
+            assert not pg.problems, "\n".join(pg.problems)
+        finally:
+            context.close()
 
 
 @pytest.mark.book

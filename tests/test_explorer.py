@@ -19,6 +19,9 @@ import torch
 from vae_lib import VAE, Autoencoder, encode_dataset, load_mnist, pretrained, to_tensor
 from vae_lib.cli import main as cli_main
 from vae_lib.explorer import (
+    CONDITIONAL_DATA_FILE,
+    CONDITIONAL_MAX_BYTES,
+    CONDITIONAL_SCRIPT_FILE,
     DATA_FILE,
     EXPLORER_COLOURS,
     FALLBACK_PNG,
@@ -31,6 +34,7 @@ from vae_lib.explorer import (
     decoder_from_export,
     encoder_from_export,
     export_explorer,
+    pack_conditional_decoder,
     pack_model,
     read_export,
     read_pack,
@@ -162,12 +166,13 @@ def test_export_is_deterministic(tmp_path):
     """Same checkpoint, same bytes: re-exporting never makes a spurious change to commit."""
     first = export_explorer(None, tmp_path / "a")
     again = export_explorer(None, tmp_path / "b")
-    for name in (DATA_FILE, SCRIPT_FILE, FALLBACK_PNG):
+    for name in (DATA_FILE, SCRIPT_FILE, FALLBACK_PNG, CONDITIONAL_DATA_FILE, CONDITIONAL_SCRIPT_FILE):
         a, b = tmp_path / "a" / name, tmp_path / "b" / name
         assert a.read_bytes() == b.read_bytes(), f"{name} differs between two exports"
         assert a.stat().st_mode & 0o777 == 0o644  # served by the site: world-readable
-    assert {k: v for k, v in first.items() if k not in ("data", "script", "fallback")} == {
-        k: v for k, v in again.items() if k not in ("data", "script", "fallback")
+    paths = ("data", "script", "fallback", "conditional_data", "conditional_script")
+    assert {k: v for k, v in first.items() if k not in paths} == {
+        k: v for k, v in again.items() if k not in paths
     }
     model = read_export(tmp_path / "a")["model"]
     checkpoint = pretrained.path("vae-2d")
@@ -186,6 +191,8 @@ def test_cli_export_explorer(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert Path(summary["data"]).is_file() and Path(summary["script"]).is_file()
     assert summary["points"] == 2000 and summary["data_bytes"] <= MAX_BYTES
+    assert Path(summary["conditional_data"]).is_file() and Path(summary["conditional_script"]).is_file()
+    assert summary["conditional_bytes"] <= CONDITIONAL_MAX_BYTES
 
 
 def test_pack_errors_name_the_argument(tmp_path):
@@ -202,3 +209,69 @@ def test_pack_errors_name_the_argument(tmp_path):
     with pytest.raises(ValueError, match="data"):
         read_pack(b"not a pack")
     assert not list(tmp_path.iterdir()), "a failed export left files behind"
+
+
+# ------------------------------------------------------------ the conditional VAE's decoder
+
+
+@pytest.fixture(scope="module")
+def cvae2():
+    return pretrained.load("cvae-2d")
+
+
+@pytest.fixture(scope="module")
+def committed_cvae():
+    path = EXPORT_DIR / CONDITIONAL_DATA_FILE
+    assert path.is_file(), f"the conditional decoder {path} is missing: {REEXPORT}"
+    return read_export(path)
+
+
+def _cvae_inputs(z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return torch.cat([z, torch.nn.functional.one_hot(labels, 10).float()], 1)
+
+
+def test_exported_conditional_decoder_matches_the_shipped_checkpoint(committed_cvae, cvae2):
+    model = committed_cvae["model"]
+    assert model["name"] == "cvae-2d" and model["quantized"] is True and model["part"] == "decoder"
+    assert model["weights_sha256"] == weights_sha256(cvae2), (
+        f"book/_static/explorer/{CONDITIONAL_DATA_FILE} was exported from other weights than "
+        f"vae_lib/_weights/cvae-2d.pt: {REEXPORT}"
+    )
+    assert "encoder" not in committed_cvae, "the conditional pack ships only the decoder"
+    assert committed_cvae["classes"] == 10
+    size = (EXPORT_DIR / CONDITIONAL_DATA_FILE).stat().st_size
+    assert size <= CONDITIONAL_MAX_BYTES == 600_000, f"the conditional decoder is {size:,} bytes"
+    text = (EXPORT_DIR / CONDITIONAL_SCRIPT_FILE).read_text(encoding="ascii")
+    assert text.startswith(SCRIPT_PREFIX) and text.endswith(SCRIPT_SUFFIX)
+    b64 = text[len(SCRIPT_PREFIX) : -len(SCRIPT_SUFFIX)].strip('"')
+    assert base64.b64decode(b64) == (EXPORT_DIR / CONDITIONAL_DATA_FILE).read_bytes(), (
+        f"{CONDITIONAL_SCRIPT_FILE} is stale: {REEXPORT}"
+    )
+
+
+def test_quantised_conditional_decoder_stays_within_1e2_of_the_float_model(committed_cvae, cvae2):
+    gen = torch.Generator().manual_seed(0)
+    z = torch.rand(2000, 2, generator=gen) * 8 - 4
+    labels = torch.randint(0, 10, (2000,), generator=gen)
+    with torch.no_grad():
+        ours = torch.sigmoid(decoder_from_export(committed_cvae)(_cvae_inputs(z, labels)))
+    err = (ours - cvae2.decode_images(z, labels)).abs().max().item()
+    print(f"\nint8 conditional decoder vs float model: max pixel error {err:.2e} over 2,000 z and digits")
+    assert err < 1e-2
+
+
+def test_float_conditional_pack_holds_exactly_the_decoder():
+    from vae_lib.conditional import ConditionalVAE
+
+    torch.manual_seed(0)
+    model = ConditionalVAE(latent_dim=2, hidden=(16, 8)).eval()
+    header, arrays = read_pack(pack_conditional_decoder(model, quantize=False))
+    header["arrays_np"] = arrays
+    z = torch.randn(30, 2, generator=torch.Generator().manual_seed(0)) * 2
+    labels = torch.arange(30) % 10
+    with torch.no_grad():
+        np.testing.assert_array_equal(
+            decoder_from_export(header)(_cvae_inputs(z, labels)).numpy(), model.decode(z, labels).numpy()
+        )
+    with pytest.raises(TypeError, match="model"):
+        pack_conditional_decoder(VAE(latent_dim=2, hidden=(8,)))

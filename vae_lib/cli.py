@@ -229,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         type=Path,
         default=Path("book/_static/explorer"),
-        help="folder to write vae-2d.js and decoded-grid.png (default: book/_static/explorer)",
+        help="folder for vae-2d.bin/.js, cvae-2d.bin/.js, decoded-grid.png (default: book/_static/explorer)",
     )
     p.add_argument(
         "--model", default="vae-2d", help="a 2-D shipped name or a checkpoint path (default: vae-2d)"

@@ -15,7 +15,10 @@
  * JavaScript API (for tests and curious readers), once `await window.vaeExplorer.ready`:
  *   vaeExplorer.encode(pixels)  784 values in [0, 1] -> {mu: [m1, m2], logvar: [l1, l2]}
  *   vaeExplorer.decode(z)       [z1, z2] (or z1, z2) -> Float32Array of 784 values in [0, 1]
- *   vaeExplorer.instances[i]    each explorer: .state(), .select(k), .setInput(pixels), .sample(eps)
+ *   vaeExplorer.decode(z, d)    the same with the conditional VAE's decoder (lesson 14-8) and digit d
+ *                               (after `await vaeExplorer.loadConditional()`, or a digit chosen)
+ *   vaeExplorer.instances[i]    each explorer: .state(), .select(k), .setInput(pixels), .sample(eps),
+ *                               .setDigit(d) (a promise; null: back to the VAE)
  *   vaeExplorer.timings         [{dataArrived, ready}] (performance.now() milliseconds)
  * encode and decode use the weights the first explorer on the page draws with.
  */
@@ -162,6 +165,29 @@
     return k < 0 ? null : this.labels[k];
   };
 
+  // The decoder of the conditional VAE (a decoder pack): input z then the one-hot digit.
+  function ConditionalDecoder(header) {
+    this.header = header;
+    this.decoder = new MLP(header, "decoder");
+    this.classes = header.classes;
+    if (this.decoder.nin !== 2 + this.classes || this.decoder.nout !== 784) {
+      throw new Error("latent explorer: expected a conditional decoder 2 + " + this.classes + " -> ... -> 784");
+    }
+    this.x = new Float64Array(this.decoder.nin);
+  }
+  ConditionalDecoder.prototype.decode = function (z1, z2, label, out) {
+    if (!(label >= 0 && label < this.classes && Math.floor(label) === label)) {
+      throw new Error("latent explorer: the digit must be an integer 0.." + (this.classes - 1) + ", got " + label);
+    }
+    var x = this.x;
+    for (var j = 0; j < x.length; j++) x[j] = 0;
+    x[0] = z1; x[1] = z2; x[2 + label] = 1;
+    var h = this.decoder.run(x);
+    out = out || new Float32Array(784);
+    for (var p = 0; p < 784; p++) out[p] = 1 / (1 + Math.exp(-h[p]));
+    return out;
+  };
+
   function fetchPack(url) {
     if (/\.js([?#]|$)/.test(url)) { // the file:// copy: a script registering base64 under its URL
       return new Promise(function (resolve, reject) {
@@ -241,6 +267,8 @@
     this.samples = [];      // the last samples z drawn from q(z|x)
     this.picked = null;     // index into model.picks of a clicked test digit
     this.mode = "explore";  // or "interpolate"
+    this.digitChoice = null; // the chosen digit (conditional VAE) or null (the VAE)
+    this.cvae = null;        // the conditional decoder, once loaded
     this.a = null; this.b = null; this.t = 0.5;
     this.engaged = false;   // touch: after a tap on the map, one-finger drags move the point
     this.dpr = Math.max(1, Math.min(3, window.devicePixelRatio || 1));
@@ -327,6 +355,16 @@
     var toggle = this.toggle = el("button", { type: "button", class: "vae-explorer__toggle", "aria-pressed": "false" }, buttons);
     toggle.textContent = "Interpolate A \u2192 B";
     toggle.addEventListener("click", function () { self.setMode(self.mode === "explore" ? "interpolate" : "explore"); });
+    if (this.root._vaeConditional) { // "choose the digit": the conditional VAE of lesson 14-8
+      var choose = el("span", { class: "vae-explorer__choose" }, buttons);
+      el("label", { for: id + "-digit", text: "Digit" }, choose);
+      var sel = this.digitSelect = el("select", {
+        id: id + "-digit", class: "vae-explorer__digitsel", "aria-describedby": id + "-help",
+      }, choose);
+      el("option", { value: "", text: "any (VAE)" }, sel);
+      for (var dd = 0; dd < 10; dd++) el("option", { value: String(dd), text: "choose " + dd + " (CVAE)" }, sel);
+      sel.addEventListener("change", function () { self.setDigit(sel.value === "" ? null : parseInt(sel.value, 10)); });
+    }
 
     this.help = el("p", { class: "vae-explorer__help", id: id + "-help" }, app);
     this.help.textContent = COARSE
@@ -337,6 +375,10 @@
         "its region \u03bc \u00b1 2\u03c3 (magnified in the zoom box). Drag the marker, or focus the map and use the arrow keys " +
         "(Shift: bigger steps), to decode any point. Keyboard drawing: focus the input box, arrow keys move the pen, Space puts it down. " +
         "Curious? In the browser console, vaeExplorer.encode(pixels) and vaeExplorer.decode([z1, z2]) run the same networks.";
+    if (this.digitSelect) {
+      this.help.textContent += " Digit: choose one to decode z with the conditional VAE of lesson 14-8, which is told the digit, " +
+        "so that z sets only its style (slant, thickness, width); \u201cany (VAE)\u201d goes back.";
+    }
     this.live = el("div", { class: "vae-explorer__live", "aria-live": "polite", role: "status" }, app);
 
     this.bindMap();
@@ -390,7 +432,7 @@
       if (!d.moved) { // a click or tap
         if (ev.pointerType === "touch") { self.engaged = true; self.root.classList.add("vae-explorer--engaged"); map.focus({ preventScroll: true }); }
         if (self.mode === "interpolate") { self.place(z); return; }
-        var k = d.onMarker ? -1 : self.pickAt(p);
+        var k = d.onMarker || self.conditional() ? -1 : self.pickAt(p);
         if (k >= 0) self.select(k);
         else self.setZ(z[0], z[1], "click");
       } else if (d.active) {
@@ -477,6 +519,7 @@
 
   Explorer.prototype.encodeInput = function (why) {
     if (!this.input) return;
+    if (this.digitChoice !== null) this.setDigit(null); // encoding is the VAE's: back to "any digit"
     this.code = this.model.encode(this.input);
     this.eps = null;
     this.samples = [];
@@ -595,6 +638,18 @@
     g.save(); g.translate(10, (p0[1] + p1[1]) / 2); g.rotate(-Math.PI / 2); g.textBaseline = "middle"; g.fillText("z\u2082", 0, 0); g.restore();
     g.save();
     g.beginPath(); g.rect(p0[0], p0[1], p1[0] - p0[0], p1[1] - p0[1]); g.clip();
+    this.labels = this.labelPositions();
+    if (this.conditional()) { // the style space: the VAE's clusters mean nothing here; the prior's rings
+      var o = this.px(0, 0), sc = this.scale();
+      g.strokeStyle = "#6b6b6b"; g.lineWidth = 1; g.setLineDash([4, 4]);
+      for (var r = 1; r <= 3; r++) { g.beginPath(); g.arc(o[0], o[1], r * sc, 0, 2 * Math.PI); g.stroke(); }
+      g.setLineDash([]);
+      g.font = "12px system-ui, -apple-system, 'Segoe UI', sans-serif"; g.fillStyle = "#333";
+      g.textAlign = "left"; g.textBaseline = "top";
+      g.fillText("style z of digit " + this.digitChoice + " (rings: 1, 2, 3 \u03c3 of the prior)", p0[0] + 6, p0[1] + 6);
+      g.restore();
+      return;
+    }
     for (var i = 0; i < m.count; i++) { // full opacity: every class colour has >= 3:1 contrast on white
       var lab = m.labels[i], p = this.px(m.z[2 * i], m.z[2 * i + 1]);
       g.fillStyle = lab < 10 ? m.colours[lab] : "#595959";
@@ -609,7 +664,6 @@
     }, this);
     g.font = "bold 13px system-ui, -apple-system, 'Segoe UI', sans-serif";
     g.textAlign = "center"; g.textBaseline = "middle";
-    this.labels = this.labelPositions();
     this.labels.forEach(function (L) {
       g.fillStyle = "rgba(255,255,255,0.9)"; g.strokeStyle = m.colours[L.digit]; g.lineWidth = 2.5;
       g.beginPath(); g.arc(L.p[0], L.p[1], 9, 0, 2 * Math.PI); g.fill(); g.stroke();
@@ -729,6 +783,11 @@
   Explorer.prototype.parts = function () {
     var near = this.model.nearest(this.z[0], this.z[1]);
     var out = ["z = (" + fmt(this.z[0]) + ", " + fmt(this.z[1]) + ")"];
+    if (this.conditional()) {
+      out.push("digit " + this.digitChoice + " chosen (conditional VAE: z is the style)");
+      if (this.mode === "interpolate" && this.a && this.b) out.push("t = " + fmt(this.t));
+      return out;
+    }
     if (this.mode === "interpolate" && this.a && this.b) out.push("t = " + fmt(this.t));
     if (this.mode === "explore" && this.code) {
       var s = this.sigma();
@@ -742,9 +801,46 @@
   Explorer.prototype.description = function () { return this.parts().join("; "); };
   Explorer.prototype.announce = function (extra) { this.live.textContent = (extra ? extra + " " : "") + this.description() + "."; };
 
+  Explorer.prototype.decodeAt = function (z1, z2, out) {
+    if (this.digitChoice !== null && this.cvae) return this.cvae.decode(z1, z2, this.digitChoice, out);
+    return this.model.decode(z1, z2, out);
+  };
+  Explorer.prototype.conditional = function () { return this.digitChoice !== null && !!this.cvae; };
+
+  // Choose the digit (0..9: the conditional VAE's decoder, loaded on first use) or null (the VAE).
+  Explorer.prototype.setDigit = function (d) {
+    var self = this;
+    if (d !== null && !(d >= 0 && d < 10 && Math.floor(d) === d)) return Promise.reject(new Error("latent explorer: the digit must be 0..9 or null"));
+    this.pendingDigit = d;
+    if (this.digitSelect) this.digitSelect.value = d === null ? "" : String(d);
+    if (d === null) { this.applyDigit(null); return Promise.resolve(this); }
+    if (!this.cvae) this.live.textContent = "Loading the conditional VAE's decoder\u2026";
+    return api.loadConditional(this.root).then(function (cvae) {
+      self.cvae = cvae;
+      if (self.pendingDigit === d) self.applyDigit(d);
+      return self;
+    }, function (err) {
+      console.error(err);
+      self.live.textContent = "The conditional VAE's decoder could not load.";
+      if (self.digitSelect) self.digitSelect.value = "";
+      self.pendingDigit = null;
+      throw err;
+    });
+  };
+  Explorer.prototype.applyDigit = function (d) {
+    var was = this.digitChoice;
+    this.digitChoice = d;
+    if (d !== null && was === null) { this.input = null; this.code = null; this.eps = null; this.samples = []; this.picked = null; }
+    this.root.classList.toggle("vae-explorer--conditional", d !== null);
+    this.drawBackground();
+    if (this.strip && !this.strip.hidden && this.a && this.b) this.drawStrip();
+    this.update("digit");
+    this.live.textContent = (d === null ? "Any digit: the VAE decodes z. " : "Digit " + d + " chosen: z sets its style. ") + this.description() + ".";
+  };
+
   Explorer.prototype.update = function (why) {
-    this.model.decode(this.z[0], this.z[1], this.image);
-    var caption = "decoded at z";
+    this.decodeAt(this.z[0], this.z[1], this.image);
+    var caption = this.conditional() ? "digit " + this.digitChoice + " decoded at z" : "decoded at z";
     if (this.code && this.mode === "explore") {
       var atMu = this.z[0] === this.code.mu[0] && this.z[1] === this.code.mu[1];
       caption = this.eps ? "decoded sample z" : atMu ? "reconstruction (z = \u03bc)" : "decoded at z";
@@ -829,7 +925,7 @@
     var px = this.stripPixels.data, buf = new Float32Array(784), W = 28 * STRIP;
     for (var f = 0; f < STRIP; f++) {
       var t = f / (STRIP - 1);
-      this.model.decode(this.a[0] + t * (this.b[0] - this.a[0]), this.a[1] + t * (this.b[1] - this.a[1]), buf);
+      this.decodeAt(this.a[0] + t * (this.b[0] - this.a[0]), this.a[1] + t * (this.b[1] - this.a[1]), buf);
       for (var r = 0; r < 28; r++) {
         for (var c = 0; c < 28; c++) {
           var v = Math.round(255 * (1 - buf[r * 28 + c])), k = 4 * (r * W + f * 28 + c);
@@ -860,7 +956,7 @@
       mu: this.code && this.code.mu.slice(), logvar: this.code && this.code.logvar && this.code.logvar.slice(),
       sigma: this.sigma(), eps: this.eps && this.eps.slice(), input: this.input && Array.from(this.input),
       picked: this.picked, samples: this.samples.map(function (z) { return z.slice(); }), zoom: this.zoom(),
-      engaged: this.engaged, labels: this.labels.map(function (L) { return { digit: L.digit, p: L.p.slice() }; }),
+      engaged: this.engaged, digit: this.conditional() ? this.digitChoice : null, labels: this.labels.map(function (L) { return { digit: L.digit, p: L.p.slice() }; }),
     };
   };
 
@@ -870,7 +966,23 @@
     version: 2, format: FORMAT, instances: [], timings: [], coarsePointer: COARSE,
     encode: function () { throw new Error("latent explorer: not loaded yet (await vaeExplorer.ready)"); },
     decode: function () { throw new Error("latent explorer: not loaded yet (await vaeExplorer.ready)"); },
-    ready: null, scan: scan, mount: mount, parsePack: parsePack, Model: Model,
+    ready: null, scan: scan, mount: mount, parsePack: parsePack, Model: Model, ConditionalDecoder: ConditionalDecoder,
+    conditionalURL: null,
+  };
+  var conditionals = {};
+  // The conditional VAE's decoder (cvae-2d.bin next to the explorer's pack), fetched on first use.
+  api.loadConditional = function (root) {
+    var url = (root && root._vaeConditional) || api.conditionalURL;
+    if (!url) return Promise.reject(new Error("latent explorer: no conditional decoder for this explorer"));
+    if (!conditionals[url]) {
+      conditionals[url] = fetchPack(url).then(function (buf) {
+        var dec = new ConditionalDecoder(parsePack(buf));
+        if (!api._cvae) api._cvae = dec;
+        return dec;
+      });
+      conditionals[url].catch(function () { delete conditionals[url]; });
+    }
+    return conditionals[url];
   };
   var waiting = [];
 
@@ -878,9 +990,11 @@
     if (api._model) return;
     api._model = model;
     api.encode = function (pixels) { return model.encode(pixels); };
-    api.decode = function (z1, z2) {
-      if (typeof z1 !== "number") { z2 = z1[1]; z1 = z1[0]; }
-      return model.decode(z1, z2, new Float32Array(784));
+    api.decode = function (z1, z2, label) {
+      if (typeof z1 !== "number") { label = z2; z2 = z1[1]; z1 = z1[0]; }
+      if (label === undefined || label === null) return model.decode(z1, z2, new Float32Array(784));
+      if (!api._cvae) throw new Error("latent explorer: the conditional decoder is not loaded (await vaeExplorer.loadConditional())");
+      return api._cvae.decode(z1, z2, label, new Float32Array(784));
     };
   }
 
@@ -911,6 +1025,12 @@
     return url.href;
   }
 
+  function conditionalURL(root) { // cvae-2d.bin (file://: cvae-2d.js) next to the pack
+    var url = new URL("cvae-2d.bin", dataURL(root));
+    if (url.protocol === "file:") url = new URL("cvae-2d.js", url.href);
+    return url.href;
+  }
+
   function ensureStyles() {
     var links = document.querySelectorAll("link[rel~=stylesheet]");
     for (var i = 0; i < links.length; i++) if (/latent-explorer\.css(\?|#|$)/.test(links[i].href)) return;
@@ -922,6 +1042,7 @@
     var timing = { requested: performance.now() };
     api.timings.push(timing);
     var inline = root.querySelector("script.vae-explorer__data");
+    if (!inline) { root._vaeConditional = conditionalURL(root); if (!api.conditionalURL) api.conditionalURL = root._vaeConditional; }
     var data = inline ? Promise.resolve(inline.textContent.trim()).then(function (b64) {
       var bin = atob(b64), out = new Uint8Array(bin.length);
       for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);

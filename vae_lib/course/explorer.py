@@ -20,7 +20,12 @@ One JavaScript module draws the explorer on the site and, through the anywidget
 - ``PICKS`` of those digits (10 per class when labelled) as 4-bit grey images, the inputs
   a reader can click to encode.
 
-The export writes ``vae-2d.bin`` (the quantised pack of the shipped ``vae-2d``), ``vae-2d.js``
+A *decoder pack* (:func:`pack_conditional_decoder`) has the same layout with only a
+``decoder`` (2 + 10 -> ... -> 784 logits: z then the one-hot digit) of the conditional VAE of
+lesson 14-8; the explorer loads it only when the reader chooses a digit.
+
+The export writes ``vae-2d.bin`` (the quantised pack of the shipped ``vae-2d``), ``cvae-2d.bin``
+(the quantised decoder of the shipped ``cvae-2d``, and its ``file://`` copy ``cvae-2d.js``), ``vae-2d.js``
 (the same bytes as base64 in a script, only for pages opened from disk, ``file://``, where
 browsers refuse ``fetch``) and ``decoded-grid.png`` (the static figure where JavaScript does
 not run, and in print). The export is deterministic; re-run it whenever
@@ -51,6 +56,10 @@ __all__ = [
     "FALLBACK_PNG",
     "DEFAULT_OUT",
     "MAX_BYTES",
+    "CONDITIONAL_DATA_FILE",
+    "CONDITIONAL_SCRIPT_FILE",
+    "CONDITIONAL_MAX_BYTES",
+    "pack_conditional_decoder",
     "EXPLORER_COLOURS",
     "export_explorer",
     "weights_sha256",
@@ -73,6 +82,9 @@ SCRIPT_SUFFIX = ";\n"
 FALLBACK_PNG = "decoded-grid.png"
 DEFAULT_OUT = Path("book") / "_static" / "explorer"  # relative to the repository root
 MAX_BYTES = 1_200_000  # encoder + decoder + points + picks of the site's pack
+CONDITIONAL_DATA_FILE = "cvae-2d.bin"  # the decoder of cvae-2d, loaded when a digit is chosen
+CONDITIONAL_SCRIPT_FILE = "cvae-2d.js"
+CONDITIONAL_MAX_BYTES = 600_000
 GROUP = 64  # inputs per int8 scale
 SMALL = 4096  # layers with at most this many weights (2 -> 256, 256 -> 4) stay float32
 PICKS = 10  # clickable digits per class
@@ -301,6 +313,89 @@ def pack_model(
     return MAGIC + struct.pack("<I", len(text)) + text + b"".join(chunks)
 
 
+def pack_conditional_decoder(
+    model, *, quantize: bool = True, calibration=None, source: dict | None = None
+) -> bytes:
+    """The decoder pack of a 2-D :class:`vae_lib.ConditionalVAE` (see the module docstring).
+
+    Its decoder's input is z (2 values) then the one-hot digit (10 values). ``quantize``: int8
+    weights by GPTQ on the codes of ``calibration`` images (default the shipped training subset)
+    with their labels, and as many random points of the map with random digits.
+    """
+    from ..conditional import N_CLASSES, ConditionalVAE
+    from ..data import load_mnist, to_tensor
+
+    if not isinstance(model, ConditionalVAE):
+        raise TypeError(f"model must be a vae_lib.ConditionalVAE, got {type(model).__name__}")
+    if model.latent_dim != 2:
+        raise ValueError(
+            f"model must have a 2-D latent space (latent_dim=2), got latent_dim={model.latent_dim}"
+        )
+    model = model.cpu().eval()
+    arrays: dict[str, dict] = {}
+    chunks: list[bytes] = []
+    offset = 0
+
+    def add(a: np.ndarray, dtype: str) -> str:
+        nonlocal offset
+        name = f"a{len(arrays)}"
+        raw = np.ascontiguousarray(a, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()
+        pad = (-len(raw)) % 4
+        arrays[name] = {"dtype": dtype, "shape": list(a.shape), "offset": offset, "nbytes": len(raw)}
+        chunks.append(raw + b"\0" * pad)
+        offset += len(raw) + pad
+        return name
+
+    calib = None
+    if quantize:
+        if calibration is None:
+            images, labels = load_mnist("train", subset="small")
+        else:
+            images, labels = calibration
+        x = to_tensor(images).reshape(len(images), -1).float()
+        y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+        with torch.no_grad():
+            mu, _ = model.encode(x, y)
+        eye = np.eye(N_CLASSES)
+        rng = np.random.default_rng(0)
+        half = max(3.0, float(np.abs(mu.numpy()).max())) + 1.0
+        grid = rng.uniform(-half, half, size=(len(mu), 2))
+        calib = np.concatenate(
+            [
+                np.concatenate([mu.numpy(), eye[y.numpy()]], 1),
+                np.concatenate([grid, eye[rng.integers(0, N_CLASSES, len(mu))]], 1),
+            ]
+        )
+    decoder = _pack_layers(model.decoder, calib, add)
+    header = {
+        "format": FORMAT,
+        "model": {
+            **(source or {}),
+            "kind": model.kind,
+            "config": model.config,
+            "weights_sha256": weights_sha256(model),
+            "quantized": bool(quantize),
+            "part": "decoder",
+        },
+        "decoder": {
+            "hidden_activation": "relu",
+            "output": "sigmoid",
+            "input": "z, one-hot digit",
+            "layers": decoder,
+        },
+        "classes": N_CLASSES,
+    }
+    text = json.dumps({**header, "arrays": arrays}, sort_keys=True, separators=(",", ":")).encode("ascii")
+    text += b" " * ((-len(text)) % 4)
+    return MAGIC + struct.pack("<I", len(text)) + text + b"".join(chunks)
+
+
+def _script(data: bytes) -> bytes:
+    return (SCRIPT_PREFIX + '"' + base64.b64encode(data).decode("ascii") + '"' + SCRIPT_SUFFIX).encode(
+        "ascii"
+    )
+
+
 def read_pack(data: bytes) -> tuple[dict, dict[str, np.ndarray]]:
     """(header, arrays) of a pack, the arrays as numpy."""
     if data[:4] != MAGIC:
@@ -330,8 +425,9 @@ def _fallback_png(model: LatentModel) -> bytes:
 def export_explorer(
     model: LatentModel | None = None, out_dir=DEFAULT_OUT, *, images=None, labels=None
 ) -> dict:
-    """Write the site explorer's pack (``vae-2d.bin``, its ``file://`` copy ``vae-2d.js``) and the
-    fallback PNG into ``out_dir``; return a summary.
+    """Write the site explorer's pack (``vae-2d.bin``, its ``file://`` copy ``vae-2d.js``), the
+    decoder pack of the shipped ``cvae-2d`` (``cvae-2d.bin``, ``cvae-2d.js``: the "choose the
+    digit" mode) and the fallback PNG into ``out_dir``; return a summary.
 
     ``model``: default the shipped ``vae-2d`` checkpoint. ``images``/``labels``: the digits placed
     on the map (default: the 2,000 test digits of the shipped subset). ``out_dir`` defaults to
@@ -358,11 +454,26 @@ def export_explorer(
     script = (SCRIPT_PREFIX + '"' + base64.b64encode(data).decode("ascii") + '"' + SCRIPT_SUFFIX).encode(
         "ascii"
     )
+    cvae_checkpoint = pretrained.path("cvae-2d")
+    cdata = pack_conditional_decoder(
+        pretrained.load("cvae-2d"),
+        source={
+            "name": "cvae-2d",
+            "checkpoint": "vae_lib/_weights/cvae-2d.pt",
+            "checkpoint_sha256": hashlib.sha256(cvae_checkpoint.read_bytes()).hexdigest(),
+        },
+    )
+    if len(cdata) > CONDITIONAL_MAX_BYTES:
+        raise ValueError(
+            f"the conditional decoder would be {len(cdata):,} bytes, over the {CONDITIONAL_MAX_BYTES:,}-byte budget"
+        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     png = _fallback_png(model)
     write_atomic(out / DATA_FILE, lambda f: f.write(data))
     write_atomic(out / SCRIPT_FILE, lambda f: f.write(script))
+    write_atomic(out / CONDITIONAL_DATA_FILE, lambda f: f.write(cdata))
+    write_atomic(out / CONDITIONAL_SCRIPT_FILE, lambda f: f.write(_script(cdata)))
     write_atomic(out / FALLBACK_PNG, lambda f: f.write(png))
     header, _ = read_pack(data)
     return {
@@ -370,6 +481,9 @@ def export_explorer(
         "data_bytes": len(data),
         "script": str(out / SCRIPT_FILE),
         "fallback": str(out / FALLBACK_PNG),
+        "conditional_data": str(out / CONDITIONAL_DATA_FILE),
+        "conditional_bytes": len(cdata),
+        "conditional_script": str(out / CONDITIONAL_SCRIPT_FILE),
         "fallback_bytes": len(png),
         "weights_sha256": header["model"]["weights_sha256"],
         "points": header["points"]["count"],
