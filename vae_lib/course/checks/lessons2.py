@@ -10,6 +10,13 @@
 Both compare with an independent reference (``torch.distributions`` for the KL, autograd
 through a closed form and a Monte Carlo pathwise estimate for the gradient) and name the
 typical wrong variants in their hints; they never print the solution.
+
+:func:`check_kl_general` is data (:data:`KL_GENERAL_CHECK`, run by
+:func:`~vae_lib.course.checks.run_check`, with its own ``compare`` for its float64 tolerances and
+messages). The others keep case functions: :func:`check_exp_gradient` is statistical (a Monte
+Carlo pathwise estimate with five standard errors), :func:`check_training_step` inspects a
+model's parameters after three optimizer steps, and :func:`check_first_collapse` checks a
+(beta, count) answer on dicts, not a tensor against a reference.
 """
 
 from __future__ import annotations
@@ -21,7 +28,17 @@ import torch
 from torch.distributions import Normal
 from torch.distributions import kl_divergence as _torch_kl
 
-from ._runner import CheckResult, _as_tensor, _call, _Failure, _not_callable, _run
+from ._runner import (
+    CheckResult,
+    CheckSpec,
+    ValueCase,
+    _as_tensor,
+    _call,
+    _Failure,
+    _not_callable,
+    _run,
+    run_check,
+)
 
 _F64 = torch.float64
 
@@ -30,78 +47,86 @@ def _t(v) -> torch.Tensor:
     return torch.as_tensor(v, dtype=_F64)
 
 
+def _kl_general_reference(m1, v1, m2, v2):
+    """KL(N(m1, v1) ‖ N(m2, v2)) by ``torch.distributions`` (the core has only the KL from N(0, I))."""
+    return _torch_kl(Normal(m1, v1.sqrt()), Normal(m2, v2.sqrt()))
+
+
+def _kl_general_variants(m1, v1, m2, v2):
+    return [
+        (
+            "the arguments are variances: do not square them again",
+            0.5 * (v1**2 / v2**2 + (m1 - m2) ** 2 / v2**2 - 1 + torch.log(v2**2 / v1**2)),
+        ),
+        (
+            "the log term is log(var2 / var1), not log(var1 / var2)",
+            0.5 * (v1 / v2 + (m1 - m2) ** 2 / v2 - 1 + torch.log(v1 / v2)),
+        ),
+        (
+            "the squared difference of the means is divided by var2, the variance of the second Gaussian",
+            0.5 * (v1 / v2 + (m1 - m2) ** 2 / v1 - 1 + torch.log(v2 / v1)),
+        ),
+        (
+            "that is KL(p ‖ q), the other direction: the expectation is under the first Gaussian",
+            0.5 * (v2 / v1 + (m1 - m2) ** 2 / v1 - 1 + torch.log(v1 / v2)),
+        ),
+        ("did you forget the factor 1/2?", (v1 / v2 + (m1 - m2) ** 2 / v2 - 1 + torch.log(v2 / v1))),
+        ("did you forget the -1?", 0.5 * (v1 / v2 + (m1 - m2) ** 2 / v2 + torch.log(v2 / v1))),
+    ]
+
+
+def _kl_general_compare(output, ref, inputs, variants, case) -> None:
+    """Its own comparison: tolerances of 1e-8 for float64, and messages in nats."""
+    out = _as_tensor(output, "your KL")
+    if out.shape != ref.shape:
+        raise _Failure(
+            f"your KL has shape {list(out.shape)}, expected {list(ref.shape)}.",
+            "compute elementwise with tensor operations (torch.log, not math.log)",
+        )
+    got = out.detach().double()
+    if torch.allclose(got, ref, rtol=1e-8, atol=1e-10):
+        return
+    hint = next(
+        (h for h, v in variants if v.shape == got.shape and torch.allclose(got, v, rtol=1e-6, atol=1e-9)),
+        None,
+    )
+    worst = float((got - ref).abs().max())
+    raise _Failure(
+        f"your KL is off by up to {worst:.3g} nats.",
+        hint or "start from E_q[log q(z) - log p(z)] with E_q[(z - mu2)^2] = var1 + (mu1 - mu2)^2",
+    )
+
+
+def _kl_case(name: str, *args) -> ValueCase:
+    return ValueCase(name, lambda: tuple(_t(a) for a in args))
+
+
+KL_GENERAL_CHECK = CheckSpec(
+    name="check_kl_general",
+    example="my_kl_general",
+    reference=_kl_general_reference,
+    variants=_kl_general_variants,
+    compare=_kl_general_compare,
+    cases=[
+        _kl_case("q = p gives 0", 0.3, 0.7, 0.3, 0.7),
+        _kl_case("p = N(0, 1): the formula of this lesson", 0.5, 0.25, 0.0, 1.0),
+        _kl_case("q = N(0.5, 0.25), p = N(-1, 4)", 0.5, 0.25, -1.0, 4.0),
+        _kl_case("a narrow prior: p = N(2, 0.1)", -0.4, 1.5, 2.0, 0.1),
+        _kl_case(
+            "tensors that broadcast", [0.0, 1.0, -2.0], [1.0, 0.5, 3.0], [[0.5], [-1.0]], [[2.0], [0.3]]
+        ),
+        _kl_case("not symmetric: swapping q and p changes the value", -1.0, 4.0, 0.5, 0.25),
+    ],
+)
+
+
 def check_kl_general(fn: Callable, verbose: bool = True) -> CheckResult:
     """Check ``fn(mu1, var1, mu2, var2)``: KL(N(mu1, var1) ‖ N(mu2, var2)) of two univariate
     Gaussians, given by their means and *variances* (lesson 14-4, exercise ex-14-4-general).
     Inputs are float64 tensors that broadcast; the output must match ``torch.distributions``
-    elementwise."""
-    name = "check_kl_general"
-    if not callable(fn):
-        return _not_callable(name, "my_kl_general", fn, verbose)
-
-    def reference(m1, v1, m2, v2):
-        return _torch_kl(Normal(m1, v1.sqrt()), Normal(m2, v2.sqrt()))
-
-    def variants(m1, v1, m2, v2):
-        return [
-            (
-                "the arguments are variances: do not square them again",
-                0.5 * (v1**2 / v2**2 + (m1 - m2) ** 2 / v2**2 - 1 + torch.log(v2**2 / v1**2)),
-            ),
-            (
-                "the log term is log(var2 / var1), not log(var1 / var2)",
-                0.5 * (v1 / v2 + (m1 - m2) ** 2 / v2 - 1 + torch.log(v1 / v2)),
-            ),
-            (
-                "the squared difference of the means is divided by var2, the variance of the second Gaussian",
-                0.5 * (v1 / v2 + (m1 - m2) ** 2 / v1 - 1 + torch.log(v2 / v1)),
-            ),
-            (
-                "that is KL(p ‖ q), the other direction: the expectation is under the first Gaussian",
-                0.5 * (v2 / v1 + (m1 - m2) ** 2 / v1 - 1 + torch.log(v1 / v2)),
-            ),
-            ("did you forget the factor 1/2?", (v1 / v2 + (m1 - m2) ** 2 / v2 - 1 + torch.log(v2 / v1))),
-            ("did you forget the -1?", 0.5 * (v1 / v2 + (m1 - m2) ** 2 / v2 + torch.log(v2 / v1))),
-        ]
-
-    def case(m1, v1, m2, v2):
-        def body():
-            args = [_t(a) for a in (m1, v1, m2, v2)]
-            out = _as_tensor(_call(fn, *[a.clone() for a in args]), "your KL")
-            ref = reference(*args)
-            if out.shape != ref.shape:
-                raise _Failure(
-                    f"your KL has shape {list(out.shape)}, expected {list(ref.shape)}.",
-                    "compute elementwise with tensor operations (torch.log, not math.log)",
-                )
-            got = out.detach().double()
-            if torch.allclose(got, ref, rtol=1e-8, atol=1e-10):
-                return
-            hint = next(
-                (
-                    h
-                    for h, v in variants(*args)
-                    if v.shape == got.shape and torch.allclose(got, v, rtol=1e-6, atol=1e-9)
-                ),
-                None,
-            )
-            worst = float((got - ref).abs().max())
-            raise _Failure(
-                f"your KL is off by up to {worst:.3g} nats.",
-                hint or "start from E_q[log q(z) - log p(z)] with E_q[(z - mu2)^2] = var1 + (mu1 - mu2)^2",
-            )
-
-        return body
-
-    cases = [
-        ("q = p gives 0", case(0.3, 0.7, 0.3, 0.7)),
-        ("p = N(0, 1): the formula of this lesson", case(0.5, 0.25, 0.0, 1.0)),
-        ("q = N(0.5, 0.25), p = N(-1, 4)", case(0.5, 0.25, -1.0, 4.0)),
-        ("a narrow prior: p = N(2, 0.1)", case(-0.4, 1.5, 2.0, 0.1)),
-        ("tensors that broadcast", case([0.0, 1.0, -2.0], [1.0, 0.5, 3.0], [[0.5], [-1.0]], [[2.0], [0.3]])),
-        ("not symmetric: swapping q and p changes the value", case(-1.0, 4.0, 0.5, 0.25)),
-    ]
-    return _run(name, cases, verbose)
+    elementwise. The cases are the data of :data:`KL_GENERAL_CHECK`, run by
+    :func:`~vae_lib.course.checks.run_check`."""
+    return run_check(KL_GENERAL_CHECK, fn, verbose)
 
 
 def check_exp_gradient(fn: Callable, verbose: bool = True) -> CheckResult:
