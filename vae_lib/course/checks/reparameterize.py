@@ -4,6 +4,13 @@ score-function gradient.
 :func:`check_reparameterize` checks ``fn(mu, logvar, generator=None)`` -> z;
 :func:`check_score_function_gradient` checks ``fn(mu, sigma, k, n, generator)``, the
 score-function (REINFORCE) estimate of d/dmu E[(z - k)²].
+
+Neither is a :class:`~vae_lib.course.checks.CheckSpec` of value cases: there is no reference
+value to compare with. A right sampler returns z = mu + σ ε with ε the student's own draw, so its
+cases test properties (shape, reproducibility with the generator, the mean and variance of 20,000
+samples, dz/dmu = 1 and dz/dlogvar = σ ε / 2, σ → 0), and a score-function estimate is random, so
+its cases allow five standard errors and test the spread of many estimates. They stay small case
+functions run by the same runner (``_run``), with the same hints.
 """
 
 from __future__ import annotations
