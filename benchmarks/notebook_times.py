@@ -6,6 +6,7 @@
 Runs each notebook in a fresh kernel with nbclient from the lessons folder (as the book build
 does) and prints the wall-clock seconds, kernel start-up included, then the total.
 """
+
 from __future__ import annotations
 
 import sys
@@ -25,7 +26,9 @@ def main() -> None:
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         start = time.perf_counter()
-        NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(LESSONS)}}).execute()
+        NotebookClient(
+            nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(LESSONS)}}
+        ).execute()
         seconds = time.perf_counter() - start
         total += seconds
         print(f"{path.name:45s} {seconds:6.1f} s", flush=True)

@@ -23,6 +23,7 @@ reference's.
     VAE_LIB_DATA=../shared/data/mnist python benchmarks/train_speed.py --repeats 8  # 10 epochs, 22 min
     python benchmarks/train_speed.py --quick                                       # smoke run
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,7 @@ import statistics
 import threading
 import time
 import traceback
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -117,7 +118,7 @@ class MNISTItems(Dataset):
         return torch.from_numpy(self.images[i]).float().div(255).unsqueeze(0), int(self.labels[i])
 
 
-def run_reference(train, test, epochs: int, seed: int, turn: "Turn | None" = None, dataset=TorchvisionMNIST):
+def run_reference(train, test, epochs: int, seed: int, turn: Turn | None = None, dataset=TorchvisionMNIST):
     turn = turn or Turn()
     turn.wait()
     torch.manual_seed(seed)
@@ -150,14 +151,14 @@ def run_reference(train, test, epochs: int, seed: int, turn: "Turn | None" = Non
     return len(train[0]) * epochs / seconds, test_loss / len(test[0])
 
 
-def run_reference_lean(train, test, epochs: int, seed: int, turn: "Turn | None" = None):
+def run_reference_lean(train, test, epochs: int, seed: int, turn: Turn | None = None):
     return run_reference(train, test, epochs, seed, turn, dataset=MNISTItems)
 
 
 # ---------------------------------------------------------------- (c) vae_lib.fit
 
 
-def run_vae_lib(train, test, epochs: int, seed: int, turn: "Turn | None" = None):
+def run_vae_lib(train, test, epochs: int, seed: int, turn: Turn | None = None):
     turn = turn or Turn()
     turn.wait()
     torch.manual_seed(seed)
@@ -167,8 +168,16 @@ def run_vae_lib(train, test, epochs: int, seed: int, turn: "Turn | None" = None)
         if history.epochs < epochs:
             turn.pass_on()
 
-    history = vae_lib.fit(model, train[0], epochs=epochs, test=test[0], seed=seed, device="cpu",
-                          progress=False, callback=between_epochs)
+    history = vae_lib.fit(
+        model,
+        train[0],
+        epochs=epochs,
+        test=test[0],
+        seed=seed,
+        device="cpu",
+        progress=False,
+        callback=between_epochs,
+    )
     turn.finish()
     return history.images_per_second, history.test["total"][-1]
 
@@ -201,8 +210,9 @@ class Turn:
             self.next.release()
 
 
-def _take_part(name: str, run: Callable, subset: str | None, epochs: int, seed: int, ready, turn: Turn,
-               results) -> None:
+def _take_part(
+    name: str, run: Callable, subset: str | None, epochs: int, seed: int, ready, turn: Turn, results
+) -> None:
     """A loop's process: load the data, wait until every loop is ready, then train in turns."""
     try:
         train = vae_lib.load_mnist("train", subset=subset)
@@ -215,8 +225,9 @@ def _take_part(name: str, run: Callable, subset: str | None, epochs: int, seed: 
         ready.abort()  # nobody waits for a loop that will not come
 
 
-def run_in_turns(loops: dict[str, Callable], subset: str | None, epochs: int, seed: int,
-                 timeout: float = 3600) -> dict[str, tuple[float, float]]:
+def run_in_turns(
+    loops: dict[str, Callable], subset: str | None, epochs: int, seed: int, timeout: float = 3600
+) -> dict[str, tuple[float, float]]:
     """Run each loop in its own process, one epoch each in turn, in the order given.
 
     Each ``run(train, test, epochs, seed, turn)`` must call ``turn.wait()`` before its first
@@ -228,9 +239,22 @@ def run_in_turns(loops: dict[str, Callable], subset: str | None, epochs: int, se
     turns = [ctx.Semaphore(0) for _ in loops]
     ready = ctx.Barrier(len(loops) + 1)
     results = ctx.Queue()
-    processes = [ctx.Process(target=_take_part, args=(name, run, subset, epochs, seed, ready,
-                                                      Turn(turns[i], turns[(i + 1) % len(loops)]), results))
-                 for i, (name, run) in enumerate(loops.items())]
+    processes = [
+        ctx.Process(
+            target=_take_part,
+            args=(
+                name,
+                run,
+                subset,
+                epochs,
+                seed,
+                ready,
+                Turn(turns[i], turns[(i + 1) % len(loops)]),
+                results,
+            ),
+        )
+        for i, (name, run) in enumerate(loops.items())
+    ]
     for process in processes:
         process.start()
     try:
@@ -279,17 +303,23 @@ def matmul_rate(seconds: float = 1.0) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=1, help="runs of all the loops, each with the next seed")
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="runs of all the loops, each with the next seed"
+    )
     parser.add_argument("--quick", action="store_true", help="1 epoch on the shipped subset (a smoke run)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     subset = "small" if args.quick else None
     epochs = 1 if args.quick else args.epochs
     train = vae_lib.load_mnist("train", subset=subset)  # fails early if missing; each loop loads its own
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {len(train[0])} training images,"
-          f" {epochs} epochs, {args.repeats} repeats; the loops take turns epoch by epoch")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {len(train[0])} training images,"
+        f" {epochs} epochs, {args.repeats} repeats; the loops take turns epoch by epoch"
+    )
 
     loops = {"reference": run_reference, "reference-lean": run_reference_lean, "vae_lib.fit": run_vae_lib}
     rates: dict[str, list[float]] = {name: [] for name in loops}
@@ -298,18 +328,25 @@ def main() -> None:
     names = list(loops)
     for r in range(args.repeats):
         flops.append(matmul_rate())
-        order = names[r % len(names):] + names[:r % len(names)]  # no loop always goes first
-        for name, (ips, loss) in run_in_turns({name: loops[name] for name in order}, subset, epochs,
-                                              args.seed + r).items():
+        order = names[r % len(names) :] + names[: r % len(names)]  # no loop always goes first
+        for name, (ips, loss) in run_in_turns(
+            {name: loops[name] for name in order}, subset, epochs, args.seed + r
+        ).items():
             rates[name].append(ips)
             losses[name].append(loss)
-        print(f"  repeat {r + 1} (seed {args.seed + r}):", "; ".join(
-            f"{name} {rates[name][-1]:,.0f} images/s, test loss {losses[name][-1]:.2f}" for name in names),
-            flush=True)
+        print(
+            f"  repeat {r + 1} (seed {args.seed + r}):",
+            "; ".join(
+                f"{name} {rates[name][-1]:,.0f} images/s, test loss {losses[name][-1]:.2f}" for name in names
+            ),
+            flush=True,
+        )
     peak = statistics.median(flops)
     bound = peak / FLOPS_PER_IMAGE
-    print(f"\nmeasured matmul rate {peak / 1e9:.1f} GFLOP/s; {FLOPS_PER_IMAGE / 1e6:.2f} MFLOP per training image;"
-          f" compute bound {bound:,.0f} images/s")
+    print(
+        f"\nmeasured matmul rate {peak / 1e9:.1f} GFLOP/s; {FLOPS_PER_IMAGE / 1e6:.2f} MFLOP per training image;"
+        f" compute bound {bound:,.0f} images/s"
+    )
     print(f"{'loop':15s} {'images/s':>10s} {'of bound':>9s} {'test loss':>10s}")
     for name in loops:
         ips = statistics.median(rates[name])
@@ -320,8 +357,10 @@ def main() -> None:
 
     if args.repeats > 1:  # the same seed gives the same loss in both references: compare with one
         diffs = [f - b for f, b in zip(losses["vae_lib.fit"], losses["reference"])]
-        print(f"test loss of fit minus the reference's, mean over {args.repeats} seeds: {statistics.mean(diffs):+.3f}"
-              f" nats (standard error {statistics.stdev(diffs) / len(diffs) ** 0.5:.3f})")
+        print(
+            f"test loss of fit minus the reference's, mean over {args.repeats} seeds: {statistics.mean(diffs):+.3f}"
+            f" nats (standard error {statistics.stdev(diffs) / len(diffs) ** 0.5:.3f})"
+        )
     print(f"ratio to reference-lean: {ratio('reference-lean'):.2f}")
     print(f"ratio: {ratio('reference'):.2f}")
 

@@ -33,7 +33,7 @@ PDF_SUBDIR = Path("_static") / "pdf"
 FOOTER = (
     '<div style="font-size:8px;width:100%;text-align:center;color:#555;">'
     '<span class="title"></span> &middot; <span class="pageNumber"></span>'
-    " / <span class=\"totalPages\"></span></div>"
+    ' / <span class="totalPages"></span></div>'
 )
 READY_JS = """async () => {
   document.querySelectorAll('img[loading="lazy"]').forEach(img => img.loading = 'eager');
@@ -68,9 +68,7 @@ def print_page(browser, url: str, target: Path) -> str:
         context.close()
 
 
-def build_pdfs(
-    html: Path, out: Path | None = None, quiet: bool = False, browser=None
-) -> dict[str, Path]:
+def build_pdfs(html: Path, out: Path | None = None, quiet: bool = False, browser=None) -> dict[str, Path]:
     """Write every lesson's PDF and the chapter PDF; returns {page or 'chapter': path}.
 
     ``browser``: a playwright Chromium to use (tests pass theirs); default: launch one.
@@ -122,8 +120,12 @@ def build_pdfs(
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Print the built site's chapter and lessons to PDF.")
-    ap.add_argument("--html", type=Path, default=REPO_ROOT / "_build" / "html",
-                    help="the built site (default: _build/html)")
+    ap.add_argument(
+        "--html",
+        type=Path,
+        default=REPO_ROOT / "_build" / "html",
+        help="the built site (default: _build/html)",
+    )
     ap.add_argument("--out", type=Path, help="output folder (default: <html>/_static/pdf)")
     args = ap.parse_args(argv)
     try:

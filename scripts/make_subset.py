@@ -12,6 +12,7 @@ then copy the printed SHA-256 into ``SUBSET_SHA256`` in ``vae_lib/data.py`` and 
 ``vae_lib/_data/README.md`` if it changed. ``np.savez_compressed`` writes fixed zip
 timestamps, so the same numpy and zlib give the same bytes on every run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,9 @@ MAX_BYTES = 3 * 1024 * 1024
 
 def balanced_indices(labels: np.ndarray, per_class: int, rng: np.random.Generator) -> np.ndarray:
     """``per_class`` indices of each digit 0..9, drawn without replacement, sorted."""
-    chosen = [rng.choice(np.flatnonzero(labels == digit), size=per_class, replace=False)
-              for digit in range(10)]
+    chosen = [
+        rng.choice(np.flatnonzero(labels == digit), size=per_class, replace=False) for digit in range(10)
+    ]
     return np.sort(np.concatenate(chosen)).astype(np.int64)
 
 
@@ -56,8 +58,7 @@ def build_subset(root: Path) -> dict[str, np.ndarray]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, required=True,
-                        help="folder with the four MNIST IDX .gz files")
+    parser.add_argument("--root", type=Path, required=True, help="folder with the four MNIST IDX .gz files")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"default: {DEFAULT_OUT}")
     args = parser.parse_args(argv)
 

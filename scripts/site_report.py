@@ -9,7 +9,8 @@ For every page of _toc.yml (and the root index.html) this reports:
 - ``code>col``: code blocks (``pre``, collapsed cells opened) wider than their column at 390 px;
 - ``page>col``: whether the page itself scrolls sideways at 390 px;
 - ``tabs`` / ``math tabs``: tab stops, walked with real Tab presses at 1280 x 900, and how many
-  of them are formulas (a too-wide equation's scroll box, one stop, is counted apart); ``tabs before explorer``: stops before the first latent explorer;
+  of them are formulas (a too-wide equation's scroll box, one stop, is counted apart);
+  ``tabs before explorer``: stops before the first latent explorer;
 - ``axe``: critical and serious axe-core violations (rule: affected nodes).
 
 Usage (after ``jupyter-book build .``)::
@@ -40,8 +41,13 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
 ]
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
@@ -274,7 +280,7 @@ def widget_state_bytes(page: Path) -> int:
     return sum(
         len(m.group(0).encode())
         for m in re.finditer(
-            r'<script[^>]*application/vnd\.jupyter\.widget-state\+json.*?</script>', text, re.S
+            r"<script[^>]*application/vnd\.jupyter\.widget-state\+json.*?</script>", text, re.S
         )
     )
 

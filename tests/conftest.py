@@ -29,8 +29,16 @@ _JB_CLI = "import sys; from jupyter_book.cli.main import main; sys.exit(main())"
 # Folders that are not the book's sources (or are rewritten by other tools) and are
 # left out of the before/after comparison of the repository.
 _SNAPSHOT_SKIP = {
-    ".git", ".venv", "venv", "node_modules", "_build", "__pycache__",
-    ".pytest_cache", ".ipynb_checkpoints", ".mypy_cache", ".ruff_cache",
+    ".git",
+    ".venv",
+    "venv",
+    "node_modules",
+    "_build",
+    "__pycache__",
+    ".pytest_cache",
+    ".ipynb_checkpoints",
+    ".mypy_cache",
+    ".ruff_cache",
 }
 
 
@@ -38,9 +46,7 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
     """{relative path: (size, mtime)} of every file under root, skipping _SNAPSHOT_SKIP."""
     files = {}
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [
-            d for d in dirnames if d not in _SNAPSHOT_SKIP and not d.endswith(".egg-info")
-        ]
+        dirnames[:] = [d for d in dirnames if d not in _SNAPSHOT_SKIP and not d.endswith(".egg-info")]
         for name in filenames:
             path = Path(dirpath, name)
             try:
@@ -54,9 +60,7 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
 def _changes(before: dict, after: dict) -> tuple[str, ...]:
     added = [f"added: {p}" for p in sorted(after.keys() - before.keys())]
     removed = [f"removed: {p}" for p in sorted(before.keys() - after.keys())]
-    changed = [
-        f"changed: {p}" for p in sorted(before.keys() & after.keys()) if before[p] != after[p]
-    ]
+    changed = [f"changed: {p}" for p in sorted(before.keys() & after.keys()) if before[p] != after[p]]
     return tuple(added + removed + changed)
 
 
@@ -91,8 +95,7 @@ class BookBuild:
         return [
             line
             for line in self.output.splitlines()
-            if re.search(r"\b(WARNING|ERROR|CRITICAL|SEVERE)\b|Error:", line)
-            and "[IPKernelApp]" not in line
+            if re.search(r"\b(WARNING|ERROR|CRITICAL|SEVERE)\b|Error:", line) and "[IPKernelApp]" not in line
         ]
 
 
@@ -110,14 +113,26 @@ def book_build(tmp_path_factory: pytest.TempPathFactory) -> BookBuild:
         html = Path(reuse).resolve() / "_build" / "html"
         if not (html / "index.html").is_file():
             pytest.fail(f"BOOK_BUILD_REUSE={reuse}: no built site at {html}", pytrace=False)
-        return BookBuild(returncode=0, output=f"[book_build] reused {html}\n", html=html,
-                         seconds=0.0, command=("reused", str(html)), repo_changes=())
+        return BookBuild(
+            returncode=0,
+            output=f"[book_build] reused {html}\n",
+            html=html,
+            seconds=0.0,
+            command=("reused", str(html)),
+            repo_changes=(),
+        )
     out = tmp_path_factory.mktemp("book")
     command = (
-        sys.executable, "-c", _JB_CLI,
-        "build", str(REPO_ROOT),
-        "--path-output", str(out),
-        "-W", "-n", "--keep-going",
+        sys.executable,
+        "-c",
+        _JB_CLI,
+        "build",
+        str(REPO_ROOT),
+        "--path-output",
+        str(out),
+        "-W",
+        "-n",
+        "--keep-going",
     )
     env = dict(os.environ, PYTHONUNBUFFERED="1", NO_COLOR="1")
     before = _snapshot(REPO_ROOT)
@@ -161,8 +176,13 @@ def book_build(tmp_path_factory: pytest.TempPathFactory) -> BookBuild:
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
 ]
 
 

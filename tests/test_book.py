@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlsplit
 
@@ -69,7 +69,7 @@ def built_pages(html: Path) -> list[Path]:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _soup(path: Path):
     return bs4.BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
 
@@ -97,9 +97,7 @@ def meaningful_alt(img) -> bool:
     src = img.get("src") or ""
     if not alt or alt == src:
         return False
-    if alt.lower().endswith(IMAGE_SUFFIXES) or Path(alt).name == Path(src).name:
-        return False
-    return True
+    return not (alt.lower().endswith(IMAGE_SUFFIXES) or Path(alt).name == Path(src).name)
 
 
 def resolve(page: Path, href: str) -> tuple[Path, str]:
@@ -146,10 +144,7 @@ def bib_titles() -> dict[str, str]:
     """{key: title} of book/references.bib, braces removed."""
     pybtex_database = pytest.importorskip("pybtex.database")
     bib = pybtex_database.parse_file(str(REPO_ROOT / "book" / "references.bib"))
-    return {
-        key: re.sub(r"[{}]", "", entry.fields["title"])
-        for key, entry in bib.entries.items()
-    }
+    return {key: re.sub(r"[{}]", "", entry.fields["title"]) for key, entry in bib.entries.items()}
 
 
 def normalise(text: str) -> str:
@@ -158,9 +153,7 @@ def normalise(text: str) -> str:
 
 def require_html(build) -> Path:
     if not build.html.is_dir():
-        pytest.fail(
-            "the book build wrote no HTML at all; build output (tail):\n" + build.tail()
-        )
+        pytest.fail("the book build wrote no HTML at all; build output (tail):\n" + build.tail())
     return build.html
 
 
@@ -192,6 +185,7 @@ def test_notebooks_committed_without_outputs(notebook: Path):
 
 def test_toc_lists_every_lesson_notebook_in_order():
     """Lessons 14-1 ... 14-N: every notebook of lessons/ is in _toc.yml, in lesson order."""
+
     def lesson_number(doc: str) -> int:
         return int(re.match(r"14-(\d+)-", Path(doc).name).group(1))
 
@@ -225,9 +219,8 @@ def test_book_builds_without_warnings(book_build):
 @pytest.mark.book
 def test_build_does_not_write_into_the_repository(book_build):
     """The build (notebook execution included) adds, changes or removes no file of the repo."""
-    assert not book_build.repo_changes, (
-        "building the book changed files in the repository:\n"
-        + "\n".join(book_build.repo_changes)
+    assert not book_build.repo_changes, "building the book changed files in the repository:\n" + "\n".join(
+        book_build.repo_changes
     )
 
 
@@ -265,9 +258,7 @@ def test_lesson_page_has_figures_with_alt_text(book_build, doc: str):
 def test_every_lesson_image_has_alt_text(book_build, doc: str):
     html = require_html(book_build)
     missing = [
-        img.get("src")
-        for img in article(html / f"{doc}.html").find_all("img")
-        if not meaningful_alt(img)
+        img.get("src") for img in article(html / f"{doc}.html").find_all("img") if not meaningful_alt(img)
     ]
     assert not missing, (
         f"{doc}: images without a real alt text: {missing} (set it with the cell metadata "
@@ -306,9 +297,7 @@ def test_math_is_rendered_by_the_local_mathjax(book_build):
             continue
         pages_with_math.append(page)
         srcs = [tag["src"] for tag in s.find_all("script", src=True)]
-        local = [
-            src for src in srcs if not is_external(src) and "_static/mathjax/tex-chtml.js" in src
-        ]
+        local = [src for src in srcs if not is_external(src) and "_static/mathjax/tex-chtml.js" in src]
         assert local, f"{page.relative_to(html)} has math but no local MathJax script: {srcs}"
         assert (page.parent / urlsplit(local[0]).path).resolve().is_file()
     assert (html / "book" / "notation.html") in pages_with_math, "the notation page has no math"

@@ -1,4 +1,5 @@
 """Tests of vae_lib.diagnostics (lesson 14-7) against cases with known answers."""
+
 from __future__ import annotations
 
 import math
@@ -20,7 +21,7 @@ class LinearEncoder(nn.Module):
     def __init__(self, latent_dim: int, scale: torch.Tensor, logvar: torch.Tensor, offset: torch.Tensor):
         super().__init__()
         signs = torch.randint(0, 2, (784, latent_dim), generator=torch.Generator().manual_seed(0)) * 2 - 1
-        self.register_buffer("w", signs.float() / math.sqrt(784))   # independent directions
+        self.register_buffer("w", signs.float() / math.sqrt(784))  # independent directions
         self.register_buffer("scale", scale)
         self.register_buffer("logvar", logvar)
         self.register_buffer("offset", offset)
@@ -51,7 +52,7 @@ def test_a_dimension_whose_mean_ignores_x_has_zero_activity_and_is_inactive():
     model = linear_vae(scale=[3.0, 0.0], logvar=[-2.0, 0.0])
     result = active_units(model, images(500))
     assert result.activity[1].item() == pytest.approx(0.0, abs=1e-10)
-    assert result.kl_per_dim[1].item() == pytest.approx(0.0, abs=1e-6)   # q(z_2|x) is the prior
+    assert result.kl_per_dim[1].item() == pytest.approx(0.0, abs=1e-6)  # q(z_2|x) is the prior
     assert result.mask.tolist() == [True, False] and result.count == 1 and result.kl_count == 1
 
 
@@ -69,7 +70,7 @@ def test_a_constant_mean_away_from_the_prior_costs_kl_but_is_not_active():
     model = linear_vae(scale=[0.0], logvar=[0.0], offset=[1.0])
     result = active_units(model, images(100))
     assert result.count == 0
-    assert result.kl_per_dim[0].item() == pytest.approx(0.5, rel=1e-5)   # 1/2 mu^2
+    assert result.kl_per_dim[0].item() == pytest.approx(0.5, rel=1e-5)  # 1/2 mu^2
     assert result.kl_count == 1
 
 
@@ -115,10 +116,10 @@ def test_linear_gaussian_mutual_information_matches_the_gaussian_channel():
 
 
 def test_mutual_information_is_between_zero_and_log_n():
-    model = linear_vae(scale=[50.0, 50.0], logvar=[-12.0, -12.0])   # nearly deterministic codes
+    model = linear_vae(scale=[50.0, 50.0], logvar=[-12.0, -12.0])  # nearly deterministic codes
     result = elbo_surgery(model, images(200), samples=3)
     assert 0 <= result.mutual_information <= math.log(200) + 1e-6
-    assert result.mutual_information == pytest.approx(math.log(200), abs=0.05)   # every code distinct
+    assert result.mutual_information == pytest.approx(math.log(200), abs=0.05)  # every code distinct
 
 
 def test_elbo_surgery_is_repeatable_with_a_seeded_generator():
@@ -144,8 +145,9 @@ def test_refining_q_per_image_never_lowers_the_elbo_on_average():
     torch.manual_seed(1)
     model = VAE(latent_dim=2, hidden=(32,)).eval()
     x = (images(40) > 0.7).float()
-    result = refine_posterior(model, x, steps=100, lr=0.05, samples=4, eval_samples=200,
-                              generator=torch.Generator().manual_seed(0))
+    result = refine_posterior(
+        model, x, steps=100, lr=0.05, samples=4, eval_samples=200, generator=torch.Generator().manual_seed(0)
+    )
     assert result.gain.mean().item() > 0
     # L_k >= the ELBO (Jensen; the ELBO's KL is exact, so only on average), for both proposals
     assert result.iw_bound.mean() >= result.elbo.mean()
@@ -160,7 +162,7 @@ def test_zero_steps_keeps_the_encoders_q():
     with torch.no_grad():
         mu, logvar = model.encode(x)
     assert torch.equal(result.mu, mu) and torch.equal(result.logvar, logvar)
-    assert torch.equal(result.elbo, result.encoder_elbo)   # same q, same noise
+    assert torch.equal(result.elbo, result.encoder_elbo)  # same q, same noise
 
 
 def test_the_refined_elbo_stays_below_the_log_likelihood():
@@ -218,11 +220,12 @@ def test_the_lesson_14_7_checks_accept_correct_answers_and_reject_typical_mistak
         return 0.5 * (mu**2 + logvar.exp() - logvar - 1)
 
     assert checks.check_activity(lambda mu: mu.var(0, correction=0), verbose=False)
-    assert checks.check_activity(lambda mu: mu.var(0), verbose=False)          # N - 1 accepted too
+    assert checks.check_activity(lambda mu: mu.var(0), verbose=False)  # N - 1 accepted too
     assert not checks.check_activity(lambda mu: mu.std(0), verbose=False)
     assert not checks.check_activity(lambda mu: mu.var(1), verbose=False)
     assert checks.check_free_bits(lambda mu, lv, lam: kl(mu, lv).mean(0).clamp(min=lam).sum(), verbose=False)
-    per_image = checks.check_free_bits(lambda mu, lv, lam: kl(mu, lv).clamp(min=lam).mean(0).sum(),
-                                       verbose=False)
+    per_image = checks.check_free_bits(
+        lambda mu, lv, lam: kl(mu, lv).clamp(min=lam).mean(0).sum(), verbose=False
+    )
     assert not per_image and "each image" in str(per_image)
     assert not checks.check_free_bits(lambda mu, lv, lam: kl(mu, lv).mean(0).sum(), verbose=False)

@@ -1,4 +1,5 @@
 """The lesson notebooks as committed: structure, exercises, the Colab install cell, hidden asserts."""
+
 import re
 from pathlib import Path
 
@@ -27,7 +28,9 @@ def test_lessons_14_1_to_14_6_exist_and_others_may_follow():
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
 def test_lesson_has_objectives_first_and_summary_and_exercises_last(path):
     text = markdown(read(path))
-    objectives, summary, exercises = (text.find(s) for s in ("Learning objectives", "## Summary", "## Exercises"))
+    objectives, summary, exercises = (
+        text.find(s) for s in ("Learning objectives", "## Summary", "## Exercises")
+    )
     assert 0 <= objectives < summary < exercises, "objectives, then the sections, a summary, then exercises"
 
 
@@ -37,7 +40,9 @@ def test_lesson_has_two_to_four_exercises_each_with_a_solution(path):
     labels = re.findall(r"```\{exercise\}[^\n]*\n:label: (\S+)", text)
     assert 2 <= len(labels) <= 4, labels
     for label in labels:
-        assert re.search(rf"```\{{solution(-start)?\}} {re.escape(label)}\b", text), f"{label} has no solution"
+        assert re.search(rf"```\{{solution(-start)?\}} {re.escape(label)}\b", text), (
+            f"{label} has no solution"
+        )
 
 
 def test_the_chapter_has_at_least_fifteen_exercises():
@@ -50,8 +55,12 @@ def test_first_code_cell_installs_vae_lib_from_the_configured_repository(path):
     url = yaml.safe_load((REPO / "_config.yml").read_text())["repository"]["url"]
     first = next(c for c in read(path).cells if c.cell_type == "code")
     assert "import vae_lib" in first.source and "except ImportError" in first.source
-    assert f"git+{url}" in first.source, f"the install cell must use the repository url of _config.yml ({url})"
-    assert "vae_lib[widgets] @" in first.source, "the install cell installs the widgets extra for the explorers"
+    assert f"git+{url}" in first.source, (
+        f"the install cell must use the repository url of _config.yml ({url})"
+    )
+    assert "vae_lib[widgets] @" in first.source, (
+        "the install cell installs the widgets extra for the explorers"
+    )
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
@@ -66,8 +75,11 @@ def test_code_exercises_use_nbgrader_markup_and_a_check(path):
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
 def test_lesson_guards_its_numbers_with_hidden_assert_cells(path):
-    hidden = [c for c in read(path).cells if c.cell_type == "code" and "remove-cell" in c.metadata.get("tags", [])
-              and "assert" in c.source]
+    hidden = [
+        c
+        for c in read(path).cells
+        if c.cell_type == "code" and "remove-cell" in c.metadata.get("tags", []) and "assert" in c.source
+    ]
     assert len(hidden) >= 3
 
 
@@ -106,9 +118,12 @@ def test_lesson_uses_only_public_names_of_vae_lib(path):
 @pytest.mark.parametrize("path", SIX, ids=lambda p: p.stem)
 def test_lesson_code_compiles_without_invalid_escape_sequences(path):
     import warnings
+
     for c in code_cells(path):
-        src = "\n".join(line[:len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!"))
-                        else line for line in c.source.splitlines())
+        src = "\n".join(
+            line[: len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!")) else line
+            for line in c.source.splitlines()
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("error", SyntaxWarning)
             warnings.simplefilter("error", DeprecationWarning)
@@ -123,7 +138,9 @@ def test_every_figure_has_a_per_lesson_name_a_caption_and_alt_text(path):
         if fig is None:
             continue
         assert fig.get("name", "").startswith(prefix), fig.get("name")
-        alt = c.metadata.get("mystnb", {}).get("image", {}).get("alt") or c.metadata.get("image", {}).get("alt")
+        alt = c.metadata.get("mystnb", {}).get("image", {}).get("alt") or c.metadata.get("image", {}).get(
+            "alt"
+        )
         assert fig.get("caption") and alt, fig.get("name")
 
 
@@ -132,8 +149,11 @@ def test_every_code_exercise_has_a_visible_instant_feedback_check(path):
     cells = read(path).cells
     for i, c in enumerate(cells):
         if c.cell_type == "code" and "### BEGIN SOLUTION" in c.source:
-            following = [d for d in cells[i + 1:i + 4] if d.cell_type == "code"
-                         and "remove-cell" not in d.metadata.get("tags", [])]
+            following = [
+                d
+                for d in cells[i + 1 : i + 4]
+                if d.cell_type == "code" and "remove-cell" not in d.metadata.get("tags", [])
+            ]
             assert any("checks.check_" in d.source for d in following), c.source[:120]
 
 

@@ -1,5 +1,5 @@
 """The lesson figures: each returns a Figure, none calls plt.show() or registers with pyplot."""
-import matplotlib
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -19,6 +19,7 @@ def vae():
 def _relative_luminance(colour: str) -> float:
     def channel(c):
         return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
     r, g, b = (channel(c) for c in to_rgb(colour))
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
@@ -87,9 +88,16 @@ def test_lesson_diagrams_are_bare_figures_drawn_without_pyplot(name):
 
 def test_posterior_panels_draws_one_panel_per_posterior_and_needs_one():
     z1, z2 = torch.meshgrid(torch.linspace(-1, 1, 21), torch.linspace(-1, 1, 21), indexing="xy")
-    log_post = -(z1 ** 2 + z2 ** 2) / 0.1
-    panel = dict(z1=z1, z2=z2, log_post=log_post, mu=torch.zeros(2), logvar=torch.full((2,), -3.0),
-                 image=torch.rand(784), title="a panel")
+    log_post = -(z1**2 + z2**2) / 0.1
+    panel = dict(
+        z1=z1,
+        z2=z2,
+        log_post=log_post,
+        mu=torch.zeros(2),
+        logvar=torch.full((2,), -3.0),
+        image=torch.rand(784),
+        title="a panel",
+    )
     fig = plots.posterior_panels([panel, panel])
     assert isinstance(fig, Figure)
     main_axes = [ax for ax in fig.axes if ax.get_title() == "a panel"]

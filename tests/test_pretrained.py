@@ -1,4 +1,5 @@
 """The checkpoints shipped in the package: present, small, loadable, and as good as recorded."""
+
 import json
 
 import pytest
@@ -9,8 +10,13 @@ from vae_lib.classifier import MNISTClassifier
 from vae_lib.conditional import ConditionalVAE, conditional_elbo
 from vae_lib.diffusion import LatentDiffusion
 
-CLASSES = {"vae": VAE, "autoencoder": Autoencoder, "conditional-vae": ConditionalVAE,
-           "latent-diffusion": LatentDiffusion, "mnist-classifier": MNISTClassifier}
+CLASSES = {
+    "vae": VAE,
+    "autoencoder": Autoencoder,
+    "conditional-vae": ConditionalVAE,
+    "latent-diffusion": LatentDiffusion,
+    "mnist-classifier": MNISTClassifier,
+}
 
 
 def full_test_set():
@@ -56,10 +62,12 @@ def test_recorded_conditional_elbo_and_classifier_accuracy_are_reproduced():
     images, labels = full_test_set()
     cvae = pretrained.load("cvae-2d")
     assert conditional_elbo(cvae, images, labels, samples=10) == pytest.approx(
-        pretrained.info("cvae-2d")["test_elbo"], abs=0.05)
+        pretrained.info("cvae-2d")["test_elbo"], abs=0.05
+    )
     clf = pretrained.load("mnist-classifier")
-    assert clf.accuracy(images, labels) == pytest.approx(pretrained.info("mnist-classifier")["test_accuracy"],
-                                                         abs=1e-4)
+    assert clf.accuracy(images, labels) == pytest.approx(
+        pretrained.info("mnist-classifier")["test_accuracy"], abs=1e-4
+    )
 
 
 def test_recorded_denoising_loss_of_the_diffusion_prior_is_reproduced():
@@ -91,8 +99,11 @@ def test_diffusion_prior_is_trained_for_the_shipped_vae_20d():
 
 
 def test_unknown_name_is_rejected_with_the_available_names():
-    with pytest.raises(ValueError, match=r"name must be one of \['ae-2d', 'cvae-2d', 'latent-diffusion-20d', "
-                                         r"'mnist-classifier', 'vae-20d', 'vae-2d'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"name must be one of \['ae-2d', 'cvae-2d', 'latent-diffusion-20d', "
+        r"'mnist-classifier', 'vae-20d', 'vae-2d'\]",
+    ):
         pretrained.load("vae-3d")
 
 

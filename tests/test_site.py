@@ -201,8 +201,10 @@ def test_the_theme_icon_script_is_replaced_by_a_css_subset(site, pages, base_url
 
 def test_axe_finds_no_critical_or_serious_violation(report):
     if site_report.axe_path() is None:
-        pytest.skip("axe-core not installed: npm install --prefix .axe axe-core@4.14 "
-                    "(or set AXE_CORE_JS to axe.min.js)")
+        pytest.skip(
+            "axe-core not installed: npm install --prefix .axe axe-core@4.14 "
+            "(or set AXE_CORE_JS to axe.min.js)"
+        )
     found = [
         f"{page}: {v['impact']} {v['rule']} ({v['nodes']} nodes, e.g. {v['targets'][:2]}): {v['help']}"
         for page, r in report.items()
@@ -226,7 +228,7 @@ def test_notebook_figures_are_high_density(site, pages):
     soft = []
     checked = 0
     for page in lesson_pages(pages):
-        for img in (soup(site / page).select("article .cell_output img")):
+        for img in soup(site / page).select("article .cell_output img"):
             src = img.get("src", "")
             if "_images/" not in src or not src.endswith(".png"):
                 continue  # only the notebooks' own output
@@ -301,6 +303,7 @@ def test_pdfs_of_the_chapter_and_of_each_lesson(site, pages, pdfs):
     chapter_count = len(pypdf.PdfReader(str(chapter)).pages)
     assert all(n >= 2 for n in lesson_counts.values()), lesson_counts
     assert chapter_count > sum(lesson_counts.values()), (chapter_count, lesson_counts)
+
     def letters(text: str) -> str:
         # a title may wrap (and hyphenate) across lines: compare letters and digits only
         # (NFKC also undoes the PDF's ligatures, "ﬁ" -> "fi")
@@ -371,8 +374,7 @@ def test_every_page_has_a_description_opengraph_tags_and_a_favicon(site, pages):
 
 def test_descriptions_differ_between_lessons(site, pages):
     descs = [
-        soup(site / p).find("meta", attrs={"name": "description"})["content"]
-        for p in lesson_pages(pages)
+        soup(site / p).find("meta", attrs={"name": "description"})["content"] for p in lesson_pages(pages)
     ]
     assert len(set(descs)) == len(descs), descs
 

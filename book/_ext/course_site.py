@@ -34,9 +34,13 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 # Icons that the theme's JavaScript inserts after load (not in the HTML): keep them too.
 ICONS_FROM_SCRIPTS = {("fa-solid", "fa-xmark")}
 _FA_STYLE = {
-    "fa-solid": "solid", "fas": "solid", "fa": "solid",
-    "fa-regular": "regular", "far": "regular",
-    "fa-brands": "brands", "fab": "brands",
+    "fa-solid": "solid",
+    "fas": "solid",
+    "fa": "solid",
+    "fa-regular": "regular",
+    "far": "regular",
+    "fa-brands": "brands",
+    "fab": "brands",
 }
 # modifier classes that are not icon names
 _FA_MODIFIERS = {"fa-lg", "fa-xs", "fa-sm", "fa-fw", "fa-spin", "fa-pulse", "fa-2x", "fa-3x"}
@@ -62,8 +66,11 @@ def drop_widget_state(app: Sphinx, env: BuildEnvironment) -> None:
     """Forget the ipywidgets state myst-nb collected for each notebook (see module doc)."""
     for data in getattr(env, "nb_metadata", {}).values():
         js = data.get("js_files", {})
-        for key in [k for k, (uri, kw) in js.items() if k.startswith("ipywidgets") or
-                    (kw or {}).get("type") == WIDGET_STATE]:
+        for key in [
+            k
+            for k, (uri, kw) in js.items()
+            if k.startswith("ipywidgets") or (kw or {}).get("type") == WIDGET_STATE
+        ]:
             del js[key]
 
 
@@ -111,7 +118,7 @@ def _fontawesome_packs(source: str) -> dict[str, dict[str, tuple[int, int, str]]
     for marker in re.finditer(r'd\("(fab|far|fas)",p\)', source):
         style = {"fab": "brands", "far": "regular", "fas": "solid"}[marker.group(1)]
         start = source.rfind("var p={", 0, marker.start())
-        chunk = source[start:marker.start()]
+        chunk = source[start : marker.start()]
         icons = packs.setdefault(style, {})
         for m in icon.finditer(chunk):
             name = m.group(1) or m.group(2)
@@ -170,14 +177,9 @@ def write_icon_subset(app: Sphinx, exception) -> None:
             missing.append(f"{style_class} {name}")
             continue
         w, h, path = found
-        svg = (
-            f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {w} {h}'>"
-            f"<path d='{path}'/></svg>"
-        )
+        svg = f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {w} {h}'><path d='{path}'/></svg>"
         uri = "data:image/svg+xml," + re.sub(r'[<>#%"]', lambda m: f"%{ord(m.group()):02X}", svg)
-        rules.append(
-            f'.{style_class}.{name}{{--fa-icon:url("{uri}");width:{w / h:.4f}em}}'
-        )
+        rules.append(f'.{style_class}.{name}{{--fa-icon:url("{uri}");width:{w / h:.4f}em}}')
     if missing:
         logger.warning("course_site: icons not found in fontawesome.js: %s", ", ".join(missing))
     (outdir / "_static" / "fa-subset.css").write_text("\n".join(rules) + "\n", encoding="utf-8")
@@ -235,23 +237,28 @@ def page_context(app: Sphinx, pagename: str, templatename: str, context: dict, d
         if group.get("type") != "group" or "download" not in (group.get("icon") or ""):
             continue
         items = group.setdefault("buttons", [])
-        extra = [{
-            "type": "link",
-            "url": pathto(f"{PDF_DIR}/{CHAPTER_PDF}", 1),
-            "text": "PDF of the chapter",
-            "tooltip": "The whole chapter as one PDF",
-            "icon": "fas fa-file-pdf",
-            "label": "chapter-pdf-button",
-        }]
-        if pagename.startswith("lessons/"):
-            extra.insert(0, {
+        extra = [
+            {
                 "type": "link",
-                "url": pathto(f"{PDF_DIR}/{Path(pagename).name}.pdf", 1),
-                "text": "PDF of this lesson",
-                "tooltip": "This lesson as a PDF",
+                "url": pathto(f"{PDF_DIR}/{CHAPTER_PDF}", 1),
+                "text": "PDF of the chapter",
+                "tooltip": "The whole chapter as one PDF",
                 "icon": "fas fa-file-pdf",
-                "label": "lesson-pdf-button",
-            })
+                "label": "chapter-pdf-button",
+            }
+        ]
+        if pagename.startswith("lessons/"):
+            extra.insert(
+                0,
+                {
+                    "type": "link",
+                    "url": pathto(f"{PDF_DIR}/{Path(pagename).name}.pdf", 1),
+                    "text": "PDF of this lesson",
+                    "tooltip": "This lesson as a PDF",
+                    "icon": "fas fa-file-pdf",
+                    "label": "lesson-pdf-button",
+                },
+            )
         items.extend(extra)
 
 
@@ -287,13 +294,16 @@ def titled_root_page(app: Sphinx, exception) -> None:
     if not m or "<title>" in text:
         return
     base = (app.config.html_baseurl or "").rstrip("/")
-    index.write_text(ROOT_PAGE.format(
-        lang=app.config.language or "en",
-        title=html.escape(app.config.html_title or app.config.project),
-        desc=html.escape(app.config.course_site_description),
-        og_url=f'<meta property="og:url" content="{base}/" />\n' if base else "",
-        target=html.escape(m.group(1)),
-    ), encoding="utf-8")
+    index.write_text(
+        ROOT_PAGE.format(
+            lang=app.config.language or "en",
+            title=html.escape(app.config.html_title or app.config.project),
+            desc=html.escape(app.config.course_site_description),
+            og_url=f'<meta property="og:url" content="{base}/" />\n' if base else "",
+            target=html.escape(m.group(1)),
+        ),
+        encoding="utf-8",
+    )
 
 
 # ------------------------------------------------------------------- landing-page link
@@ -307,8 +317,9 @@ def link_pdf_from_root(app: Sphinx, doctree: nodes.document) -> None:
     up = "../" * docname.count("/")
     para = nodes.paragraph(classes=["course-pdf-link"])
     para += nodes.Text("To read offline or print: ")
-    para += nodes.reference("", "the whole chapter as one PDF",
-                            refuri=f"{up}{PDF_DIR}/{CHAPTER_PDF}", internal=False)
+    para += nodes.reference(
+        "", "the whole chapter as one PDF", refuri=f"{up}{PDF_DIR}/{CHAPTER_PDF}", internal=False
+    )
     para += nodes.Text(", or the PDF of one lesson from the download menu at the top of its page.")
     section = doctree.next_node(nodes.section)
     (section if section is not None else doctree).append(para)
@@ -339,5 +350,4 @@ def setup(app: Sphinx) -> dict:
     app.connect("build-finished", write_icon_subset, priority=900)
     # after sphinx-external-toc has written the redirect (priority 500)
     app.connect("build-finished", titled_root_page, priority=900)
-    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": False,
-            "env_version": 2}
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": False, "env_version": 2}

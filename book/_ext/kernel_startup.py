@@ -4,6 +4,7 @@ Figures come out as 2x PNG ("retina": twice the pixels, shown at the same size),
 sharp on high-density screens without any lesson having to ask for it. Outside the build
 (Jupyter, nbval) nothing runs this file.
 """
+
 try:
     from IPython import get_ipython
 
