@@ -73,6 +73,40 @@ __all__ = [
 
 FORMAT = "vae_lib-latent-explorer-v2"
 MAGIC = b"VAEX"
+
+
+class _PackWriter:
+    """Writes the pack format that ``read_pack`` reads: arrays little-endian, each padded to 4 bytes."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, dict] = {}
+        self.chunks: list[bytes] = []
+        self.offset = 0
+
+    def add(self, a: np.ndarray, dtype: str) -> str:
+        """Append ``a`` as ``dtype``; returns its name in the header."""
+        name = f"a{len(self.arrays)}"
+        raw = np.ascontiguousarray(a, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()
+        pad = (-len(raw)) % 4
+        self.arrays[name] = {
+            "dtype": dtype,
+            "shape": list(a.shape),
+            "offset": self.offset,
+            "nbytes": len(raw),
+        }
+        self.chunks.append(raw + b"\0" * pad)
+        self.offset += len(raw) + pad
+        return name
+
+    def tobytes(self, header: dict) -> bytes:
+        """MAGIC, the header length, the JSON header (with the array table) padded to 4, the arrays."""
+        text = json.dumps({**header, "arrays": self.arrays}, sort_keys=True, separators=(",", ":")).encode(
+            "ascii"
+        )
+        text += b" " * ((-len(text)) % 4)
+        return MAGIC + struct.pack("<I", len(text)) + text + b"".join(self.chunks)
+
+
 DATA_FILE = "vae-2d.bin"
 SCRIPT_FILE = "vae-2d.js"
 # The file:// copy is ``SCRIPT_PREFIX + '"' + base64 + '"' + SCRIPT_SUFFIX``; latent-explorer.js
@@ -248,19 +282,8 @@ def pack_model(
     if labels.min() < 0 or labels.max() > 255:
         raise ValueError("labels must be integers in 0..9 (255 for unlabelled)")
 
-    arrays: dict[str, dict] = {}
-    chunks: list[bytes] = []
-    offset = 0
-
-    def add(a: np.ndarray, dtype: str) -> str:
-        nonlocal offset
-        name = f"a{len(arrays)}"
-        raw = np.ascontiguousarray(a, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()
-        pad = (-len(raw)) % 4
-        arrays[name] = {"dtype": dtype, "shape": list(a.shape), "offset": offset, "nbytes": len(raw)}
-        chunks.append(raw + b"\0" * pad)
-        offset += len(raw) + pad
-        return name
+    pack = _PackWriter()
+    add = pack.add
 
     enc_calib = dec_calib = None
     if quantize:
@@ -308,9 +331,7 @@ def pack_model(
         "view": {"z1": [-half, half], "z2": [-half, half]},
         "colours": list(EXPLORER_COLOURS),
     }
-    text = json.dumps({**header, "arrays": arrays}, sort_keys=True, separators=(",", ":")).encode("ascii")
-    text += b" " * ((-len(text)) % 4)
-    return MAGIC + struct.pack("<I", len(text)) + text + b"".join(chunks)
+    return pack.tobytes(header)
 
 
 def pack_conditional_decoder(
@@ -332,19 +353,8 @@ def pack_conditional_decoder(
             f"model must have a 2-D latent space (latent_dim=2), got latent_dim={model.latent_dim}"
         )
     model = model.cpu().eval()
-    arrays: dict[str, dict] = {}
-    chunks: list[bytes] = []
-    offset = 0
-
-    def add(a: np.ndarray, dtype: str) -> str:
-        nonlocal offset
-        name = f"a{len(arrays)}"
-        raw = np.ascontiguousarray(a, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()
-        pad = (-len(raw)) % 4
-        arrays[name] = {"dtype": dtype, "shape": list(a.shape), "offset": offset, "nbytes": len(raw)}
-        chunks.append(raw + b"\0" * pad)
-        offset += len(raw) + pad
-        return name
+    pack = _PackWriter()
+    add = pack.add
 
     calib = None
     if quantize:
@@ -385,9 +395,7 @@ def pack_conditional_decoder(
         },
         "classes": N_CLASSES,
     }
-    text = json.dumps({**header, "arrays": arrays}, sort_keys=True, separators=(",", ":")).encode("ascii")
-    text += b" " * ((-len(text)) % 4)
-    return MAGIC + struct.pack("<I", len(text)) + text + b"".join(chunks)
+    return pack.tobytes(header)
 
 
 def _script(data: bytes) -> bytes:
